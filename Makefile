@@ -1,0 +1,47 @@
+# Two commands for a fresh machine: `make run` (the bot) and `make test` (the tests).
+# Every target does the set-up it needs, and skips what is already done.
+SHELL := /bin/bash
+APP := .venv/bin/python
+RASA_VENV := .venv-rasa
+
+.PHONY: run test eval setup model i18n-extract i18n-update i18n-compile typecheck clean
+
+run: setup
+	$(APP) -m bot.run
+
+test: setup
+	$(APP) -m pytest
+
+eval: setup
+	$(APP) -m bot.evaluate
+
+setup: .venv/.installed $(RASA_VENV)/.installed i18n-compile model
+
+.venv/.installed: requirements.txt requirements-dev.txt
+	@python=$$(scripts/find-python.sh app) && $$python -m venv .venv
+	$(APP) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+$(RASA_VENV)/.installed: requirements-rasa.txt
+	@python=$$(scripts/find-python.sh rasa) && $$python -m venv $(RASA_VENV)
+	$(RASA_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-rasa.txt
+	@touch $@
+
+# Trains only when nlu_data/ or the normaliser changed (the model is named by their fingerprint).
+model: .venv/.installed $(RASA_VENV)/.installed
+	@$(APP) -m bot.nlu_model train >/dev/null
+
+i18n-extract: .venv/.installed
+	.venv/bin/pybabel extract -F babel.cfg -k _ --no-location --omit-header -o locales/messages.pot .
+
+i18n-update: i18n-extract
+	.venv/bin/pybabel update -i locales/messages.pot -d locales --no-fuzzy-matching
+
+i18n-compile: .venv/.installed
+	@.venv/bin/pybabel compile -d locales --use-fuzzy >/dev/null
+
+typecheck: .venv/.installed
+	.venv/bin/mypy bot actions
+
+clean:
+	rm -rf .venv $(RASA_VENV) models var

@@ -1,0 +1,35 @@
+"""The main menu, and the small talk that leads to it: greeting, help, thanks, goodbye."""
+
+from actions.base import ActionResult, Turn, language_buttons, menu_buttons, menu_button
+from bot.messages import Reply
+
+
+def show_menu(turn: Turn, topic: str = "help") -> ActionResult:
+    return ActionResult(topic, (Reply(turn._("Choose a topic, or write your question:"), menu_buttons(turn)),))
+
+
+def greet(turn: Turn, first_contact: bool) -> ActionResult:
+    """A greeting; on first contact with the language choice, later with the menu."""
+    hello = turn._(
+        "Hello! I am the chatbot of the Integration Centre Herne (KI). "
+        "I answer questions about CaféO, German courses and case management."
+    )
+    if first_contact:
+        return ActionResult(
+            "greet",
+            (
+                Reply(hello),
+                Reply(turn._("Which language do you want? You can change it at any time."), language_buttons(turn)),
+            ),
+        )
+    return ActionResult("greet", (Reply(hello, menu_buttons(turn)),))
+
+
+def thanks(turn: Turn) -> ActionResult:
+    return ActionResult("thanks", (Reply(turn._("You're welcome! Can I help with anything else?"), (menu_button(turn),)),))
+
+
+def goodbye(turn: Turn) -> ActionResult:
+    return ActionResult(
+        "goodbye", (Reply(turn._("Goodbye! Write to me any time you have a question."), (menu_button(turn),)),)
+    )

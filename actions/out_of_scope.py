@@ -1,0 +1,23 @@
+"""Honest answers when the bot cannot help: out of scope, unsure, or unable to understand text."""
+
+from actions.base import ActionResult, Turn, menu_buttons, person_button, menu_button, topic_button
+from bot.messages import Reply
+
+
+def out_of_scope(turn: Turn) -> ActionResult:
+    text = turn._(
+        "Sorry, I cannot answer that. I only know about the services of the Integration Centre Herne: "
+        "CaféO, German courses, the placement test and case management. Choose a topic, or talk to a person."
+    )
+    return ActionResult("out_of_scope", (Reply(text, menu_buttons(turn)),))
+
+
+def clarify(turn: Turn, topic_ids: list[str]) -> ActionResult:
+    """Unsure which topic was meant: offer the likeliest two or three."""
+    buttons = tuple(topic_button(turn, topic_id) for topic_id in topic_ids) + (menu_button(turn), person_button(turn))
+    return ActionResult("clarify", (Reply(turn._("I am not sure I understood. Do you mean one of these?"), buttons),))
+
+
+def nlu_unavailable(turn: Turn) -> ActionResult:
+    text = turn._("Sorry, I cannot understand written questions right now. Please choose a topic:")
+    return ActionResult("nlu_unavailable", (Reply(text, menu_buttons(turn)),))

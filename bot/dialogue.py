@@ -1,0 +1,216 @@
+"""The channel-independent dialogue: language, NLU, choosing the action, keeping state.
+
+One incoming message goes: persist it -> decide the language -> understand it (button
+payload or NLU) -> run one action -> persist state and replies -> return the Outcome.
+"""
+
+import datetime as dt
+from typing import Protocol
+
+from actions.answer_topic import answer_topic
+from actions.base import (
+    HANDOFF,
+    LANGUAGE_PREFIX,
+    LANGUAGES,
+    MENU,
+    TOPIC_PREFIX,
+    VALUE_PREFIX,
+    ActionResult,
+    Turn,
+    language_buttons,
+)
+from actions.handoff import HANDOFF_INTENT, hand_off
+from actions.menu import goodbye, greet, show_menu, thanks
+from actions.out_of_scope import clarify, nlu_unavailable, out_of_scope
+from actions.switch_language import offer_languages, switch_language, unsupported_language
+from bot.content import ContentStore
+from bot.errors import NluUnavailable
+from bot.i18n import Language
+from bot.language_detection import Detection
+from bot.messages import IncomingMessage, Outcome, Reply
+from bot.nlu import NluResult
+from bot.storage import Message, Storage, User, utcnow
+
+OUT_OF_SCOPE = "out_of_scope"
+
+
+class Nlu(Protocol):
+    async def parse(self, text: str) -> NluResult: ...
+
+
+class Guesser(Protocol):
+    def guess(self, text: str) -> Detection | None: ...
+
+
+class Dialogue:
+    """Holds what every conversation shares; `handle` is the one entry point for channels."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        nlu: Nlu,
+        content: ContentStore,
+        languages: dict[str, Language],
+        guesser: Guesser,
+        default_language: str,
+        answer_threshold: float,
+        clarify_threshold: float,
+        context_minutes: int,
+    ) -> None:
+        self._storage = storage
+        self._nlu = nlu
+        self._content = content
+        self._languages = languages
+        self._guesser = guesser
+        self._default = default_language
+        self._answer_threshold = answer_threshold
+        self._clarify_threshold = clarify_threshold
+        self._context = dt.timedelta(minutes=context_minutes)
+
+    def turn(self, language: str) -> Turn:
+        return Turn(self._languages[language], self._content, self._languages)
+
+    async def handle(self, message: IncomingMessage) -> Outcome:
+        """Answer one message. The incoming text is committed before anything can fail."""
+        async with self._storage.session() as session:
+            user = await self._storage.get_or_create_user(session, message.channel, message.user_ref)
+            session.add(Message(user_id=user.id, direction="in", text=message.text or message.button,
+                                language=user.language, created_at=message.received_at))
+            await session.commit()
+            state = _State.of(user)
+
+        intent, confidence = "", 0.0
+        if message.button:
+            result, language = self._on_button(message.button, state, message.language_hint)
+        else:
+            result, language, intent, confidence = await self._on_text(message, state)
+
+        async with self._storage.session() as session:
+            user = await session.get(User, state.user_id)
+            assert user is not None
+            self._apply(user, state, result, language)
+            for reply in result.replies:
+                session.add(Message(user_id=user.id, direction="out", text=reply.text, language=language,
+                                    intent=intent or None, confidence=confidence or None, topic=result.topic))
+            await session.commit()
+        return Outcome(language=language, topic=result.topic, replies=result.replies, handoff=result.handoff,
+                       intent=intent, confidence=confidence)
+
+    # -- buttons -------------------------------------------------------------------------
+
+    def _on_button(self, payload: str, state: "_State", hint: str) -> tuple[ActionResult, str]:
+        language = state.language or self._hinted(hint) or self._default
+        if payload.startswith(LANGUAGE_PREFIX) and payload[len(LANGUAGE_PREFIX):] in self._languages:
+            language = payload[len(LANGUAGE_PREFIX):]
+            return switch_language(self.turn(language)), language
+        turn = self.turn(language)
+        if payload == MENU:
+            return show_menu(turn), language
+        if payload == LANGUAGES:
+            return offer_languages(turn), language
+        if payload == HANDOFF:
+            return hand_off(turn), language
+        if payload.startswith(TOPIC_PREFIX) and payload[len(TOPIC_PREFIX):] in self._content.topics:
+            return answer_topic(turn, self._content.topics[payload[len(TOPIC_PREFIX):]]), language
+        if payload.startswith(VALUE_PREFIX):
+            topic_id, _, value = payload[len(VALUE_PREFIX):].partition(":")
+            topic = self._content.topics.get(topic_id)
+            if topic is not None:
+                return answer_topic(turn, topic, slot_value=value or None, ask_slot=False), language
+        # An unknown payload (an old button, a typo in a channel): show the menu, never drop it.
+        return show_menu(turn), language
+
+    # -- free text -----------------------------------------------------------------------
+
+    async def _on_text(self, message: IncomingMessage, state: "_State") -> tuple[ActionResult, str, str, float]:
+        detection = self._guesser.guess(message.text)
+        first_contact = state.language is None
+        if detection is not None and detection.unsupported:
+            german = self.turn(self._default)
+            english = self.turn("en") if "en" in self._languages else german
+            return unsupported_language(german, english), state.language or self._default, "", 0.0
+        language = self._choose_language(state, detection, message.language_hint)
+        turn = self.turn(language)
+        try:
+            understood = await self._nlu.parse(message.text)
+        except NluUnavailable:
+            return nlu_unavailable(turn), language, "", 0.0
+        result = self._choose_action(turn, understood, state, first_contact)
+        if first_contact and result.topic != "greet":
+            offer = Reply(turn._("You can also choose another language:"), language_buttons(turn))
+            result = ActionResult(result.topic, result.replies + (offer,), result.context_topic,
+                                  result.awaiting_slot, result.handoff, result.set_language, result.extra)
+        return result, language, understood.intent, understood.confidence
+
+    def _choose_language(self, state: "_State", detection: Detection | None, hint: str) -> str:
+        """Remembered language, unless the user wrote two messages in a row in another one."""
+        detected = detection.language if detection is not None else None
+        if state.language is None:
+            state.language = detected or self._hinted(hint) or self._default
+            state.pending_language = None
+        elif detected is not None and detected != state.language:
+            if state.pending_language == detected:
+                state.language, state.pending_language = detected, None
+            else:
+                state.pending_language = detected
+        elif detected is not None:
+            state.pending_language = None
+        return state.language
+
+    def _hinted(self, hint: str) -> str | None:
+        """A channel's guess (browser or Telegram language), if it is one we speak."""
+        code = hint.split("-")[0].split("_")[0].lower()
+        return code if code in self._languages else None
+
+    def _choose_action(self, turn: Turn, understood: NluResult, state: "_State", first_contact: bool) -> ActionResult:
+        intent, confidence = understood.intent, understood.confidence
+        awaiting = self._content.topics.get(state.awaiting_slot or "")
+        if awaiting is not None and awaiting.slot is not None:
+            value = understood.entities.get(awaiting.slot.entity)
+            if value in awaiting.slot.values:
+                return answer_topic(turn, awaiting, slot_value=value)
+        if confidence < self._answer_threshold:
+            topics = [s.name for s in understood.ranking
+                      if s.confidence >= self._clarify_threshold and s.name in self._content.by_intent
+                      and s.name != HANDOFF_INTENT][:3]
+            return clarify(turn, [self._content.by_intent[t].id for t in topics]) if topics else out_of_scope(turn)
+        if intent == HANDOFF_INTENT:
+            return hand_off(turn)
+        topic = self._content.by_intent.get(intent)
+        if topic is not None:
+            value = understood.entities.get(topic.slot.entity) if topic.slot is not None else None
+            return answer_topic(turn, topic, slot_value=value)
+        if intent == "greet":
+            return greet(turn, first_contact)
+        if intent == "thanks":
+            return thanks(turn)
+        if intent == "goodbye":
+            return goodbye(turn)
+        if intent == "help":
+            return show_menu(turn)
+        if intent == "language":
+            return offer_languages(turn)
+        return out_of_scope(turn)
+
+    def _apply(self, user: User, state: "_State", result: ActionResult, language: str) -> None:
+        # A button pressed before the user wrote or chose anything does not fix their language.
+        user.language = result.set_language or state.language
+        user.pending_language = None if result.set_language else state.pending_language
+        if result.context_topic is not None:
+            user.context_topic, user.context_at = result.context_topic, utcnow()
+        user.awaiting_slot = result.awaiting_slot
+
+
+class _State:
+    """A detached copy of the user's dialogue state, read in one transaction, written in the next."""
+
+    def __init__(self, user_id: int, language: str | None, pending_language: str | None,
+                 awaiting_slot: str | None) -> None:
+        self.user_id = user_id
+        self.language = language
+        self.pending_language = pending_language
+        self.awaiting_slot = awaiting_slot
+
+    @classmethod
+    def of(cls, user: User) -> "_State":
+        return cls(user.id, user.language, user.pending_language, user.awaiting_slot)

@@ -1,0 +1,69 @@
+"""Languages and UI strings: one Babel `Translations` per locale, passed along with each message.
+
+The supported languages are the folders in locales/ that hold a catalog; nothing in the code
+lists them. Dates, times and weekdays are formatted with Babel for the user's locale.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from babel import Locale
+from babel.dates import format_time, get_day_names
+from babel.support import NullTranslations, Translations
+
+from bot.content import OpeningHours
+from bot.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Language:
+    """A supported language: its code, its own name, its text direction and its UI catalog."""
+
+    code: str
+    native_name: str
+    rtl: bool
+    translations: NullTranslations
+
+    def gettext(self, message: str) -> str:
+        return self.translations.gettext(message)
+
+
+def _native_name(locale: Locale) -> str:
+    name = locale.get_display_name(locale) or locale.language
+    return name[:1].upper() + name[1:]
+
+
+def load_languages(locales_dir: Path) -> dict[str, Language]:
+    """Every locale with a compiled catalog (locales/<code>/LC_MESSAGES/messages.mo)."""
+    languages: dict[str, Language] = {}
+    for catalog in sorted(locales_dir.glob("*/LC_MESSAGES/messages.mo")):
+        code = catalog.parent.parent.name
+        locale = Locale.parse(code)
+        with catalog.open("rb") as handle:
+            translations = Translations(handle, domain="messages")
+        languages[code] = Language(
+            code=code,
+            native_name=_native_name(locale),
+            rtl=locale.character_order == "right-to-left",
+            translations=translations,
+        )
+    if not languages:
+        raise ConfigError(
+            f"LOCALES_DIR: no compiled catalogs in {locales_dir} (run `make i18n-compile`)"
+        )
+    return languages
+
+
+def format_opening_hours(hours: list[OpeningHours], language: str) -> str:
+    """'Donnerstag, 10:00–12:00' / 'Thursday, 10:00 AM – 12:00 PM' in the user's locale."""
+    day_names = get_day_names("wide", locale=language)
+    parts = []
+    for slot in hours:
+        opens = dt.time.fromisoformat(slot.opens)
+        closes = dt.time.fromisoformat(slot.closes)
+        parts.append(
+            f"{day_names[slot.weekday_index]}, "
+            f"{format_time(opens, 'short', locale=language)}–{format_time(closes, 'short', locale=language)}"
+        )
+    return "; ".join(parts)

@@ -1,0 +1,45 @@
+"""The application's own message model: channels translate to and from these, nothing else leaves them."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Button:
+    """A choice offered with a reply; `payload` comes back as `IncomingMessage.button`."""
+
+    title: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One message from the bot to the user."""
+
+    text: str
+    buttons: tuple[Button, ...] = ()
+
+
+@dataclass(frozen=True)
+class IncomingMessage:
+    """One message from a user, as a channel parsed it: either free text or a pressed button."""
+
+    channel: str
+    user_ref: str
+    received_at: datetime
+    text: str = ""
+    button: str = ""
+    language_hint: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the dialogue decided for one incoming message."""
+
+    language: str
+    topic: str
+    replies: tuple[Reply, ...]
+    handoff: bool = False
+    intent: str = ""
+    confidence: float = 0.0
+    extra: dict[str, str] = field(default_factory=dict)

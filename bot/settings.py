@@ -1,0 +1,69 @@
+"""Typed settings read from the environment, with defaults that run on a developer's machine."""
+
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Every knob of the application; names are the environment variables, upper-cased."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    bot_http_host: str = "127.0.0.1"
+    bot_http_port: int = Field(default=8080, ge=1, le=65535)
+    database_url: str = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'var' / 'bot.db'}"
+    rasa_url: str = "http://127.0.0.1:5005"
+    rasa_token: str = ""
+    nlu_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    content_dir: Path = PROJECT_ROOT / "content"
+    locales_dir: Path = PROJECT_ROOT / "locales"
+    default_language: str = "de"
+    # Confidence above which a classified topic is answered; between the two the bot asks
+    # which topic was meant. Chosen on tests/nlu/holdout.yml (see README, "Thresholds").
+    answer_threshold: float = Field(default=0.45, ge=0, le=1)
+    clarify_threshold: float = Field(default=0.2, ge=0, le=1)
+    # Languages the detector weighs against ours, so that e.g. Polish is recognised as
+    # unsupported instead of being answered in Romanian (ISO 639-1 codes, comma-separated).
+    contrast_languages: str = "fr,es,it,pl,bg,sq,sr,hr,bs,pt,nl,el,hu,so,vi"
+    # Minutes after which the topic of the previous turn no longer resolves follow-ups.
+    context_minutes: int = Field(default=30, ge=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        """Accept plain SQLAlchemy URLs and pick the async driver this application uses."""
+        if value.startswith("sqlite:"):
+            return "sqlite+aiosqlite:" + value[len("sqlite:") :]
+        if value.startswith(("postgresql:", "postgres:")):
+            return "postgresql+asyncpg:" + value.split(":", 1)[1]
+        if value.startswith(("sqlite+aiosqlite:", "postgresql+asyncpg:")):
+            return value
+        raise ValueError("use a sqlite:// or postgresql:// URL")
+
+    @field_validator("rasa_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+    def contrast_language_list(self) -> list[str]:
+        return [code.strip() for code in self.contrast_languages.split(",") if code.strip()]
+
+
+def load_settings() -> Settings:
+    """Read the settings, turning pydantic's report into one line per bad variable."""
+    try:
+        return Settings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in error.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from error

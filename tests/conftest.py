@@ -1,0 +1,131 @@
+"""Shared fixtures: a real Rasa NLU server (once per session), real databases, the app in-process.
+
+Databases: every test that takes `database_url` runs on SQLite and, when TEST_DATABASE_URL
+is set (as .ci/run does), on PostgreSQL too.
+"""
+
+import os
+import secrets
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from bot import nlu_model
+from bot.i18n import load_languages
+from bot.language_detection import LanguageGuesser
+from bot.settings import PROJECT_ROOT, Settings
+from bot.storage import make_engine
+from bot.web import create_app
+
+BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def rasa_server() -> Iterator[tuple[str, str]]:
+    """The real Rasa NLU server on the model trained from nlu_data/: (url, token)."""
+    model = nlu_model.train(PROJECT_ROOT / "nlu_data" / "config.yml")
+    port, token = free_port(), secrets.token_urlsafe(16)
+    log = open(PROJECT_ROOT / "var" / "rasa-test.log", "wb") if (PROJECT_ROOT / "var").is_dir() else subprocess.DEVNULL
+    process = subprocess.Popen(
+        [str(nlu_model.RASA), "run", "--enable-api", "--model", str(model), "--interface", "127.0.0.1",
+         "--port", str(port), "--auth-token", token],
+        cwd=PROJECT_ROOT, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 240
+    try:
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"Rasa exited with {process.returncode}; see var/rasa-test.log")
+            try:
+                if httpx.get(f"{url}/status", params={"token": token}, timeout=2).json().get("model_file"):
+                    break
+            except (httpx.HTTPError, ValueError):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("Rasa did not become ready in 240 s; see var/rasa-test.log")
+            time.sleep(0.5)
+        yield url, token
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="session")
+def guesser() -> LanguageGuesser:
+    languages = load_languages(PROJECT_ROOT / "locales")
+    return LanguageGuesser(list(languages), Settings().contrast_language_list())
+
+
+@pytest.fixture(params=BACKENDS)
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database: a fresh SQLite file, or PostgreSQL's public schema wiped."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'bot.db'}"
+        return
+    url = Settings(database_url=os.environ["TEST_DATABASE_URL"]).database_url
+    engine = make_engine(url)
+    async with engine.begin() as connection:
+        await connection.execute(text("DROP SCHEMA public CASCADE"))
+        await connection.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+    yield url
+
+
+def make_settings(database_url: str, rasa_url: str = "http://127.0.0.1:9", token: str = "", **overrides: object) -> Settings:
+    return Settings(database_url=database_url, rasa_url=rasa_url, rasa_token=token, **overrides)  # type: ignore[arg-type]
+
+
+class Chat:
+    """Talks to the app like the web page does: `await chat.say("hallo")`, `await chat.press("m")`."""
+
+    def __init__(self, client: httpx.AsyncClient, user: str = "test-user") -> None:
+        self.client = client
+        self.user = user
+
+    async def say(self, text: str, language: str = "") -> dict:
+        response = await self.client.post("/api/chat", json={"user": self.user, "text": text, "language": language})
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    async def press(self, payload: str) -> dict:
+        response = await self.client.post("/api/chat", json={"user": self.user, "button": payload})
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+
+async def start_app(settings: Settings, guesser: LanguageGuesser) -> tuple[object, httpx.AsyncClient]:
+    app = create_app(settings, guesser)
+    return app, httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bot")
+
+
+@pytest.fixture
+async def client(database_url: str, rasa_server: tuple[str, str], guesser: LanguageGuesser) -> AsyncIterator[httpx.AsyncClient]:
+    """The application wired to the real Rasa server and a real database."""
+    app, http = await start_app(make_settings(database_url, *rasa_server), guesser)
+    async with app.router.lifespan_context(app), http:  # type: ignore[attr-defined]
+        yield http
+
+
+def buttons(body: dict) -> list[str]:
+    return [b["payload"] for reply in body["replies"] for b in reply["buttons"]]
+
+
+def texts(body: dict) -> str:
+    return "\n".join(reply["text"] for reply in body["replies"])
