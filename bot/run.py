@@ -13,6 +13,7 @@ import httpx
 
 from bot import nlu_model
 from bot.errors import ConfigError
+from bot.rasa_process import start_rasa
 from bot.settings import PROJECT_ROOT, load_settings
 
 READY_TIMEOUT_SECONDS = 300
@@ -46,9 +47,9 @@ def main() -> int:
     env["PYTHONPATH"] = str(PROJECT_ROOT)
     rasa = urlparse(settings.rasa_url)
     model = nlu_model.train(PROJECT_ROOT / "nlu_data" / "config.yml")
+    os.environ["PYTHONPATH"] = env["PYTHONPATH"]
     processes = [
-        _start([str(nlu_model.RASA), "run", "--enable-api", "--model", str(model), "--interface",
-                rasa.hostname or "127.0.0.1", "--port", str(rasa.port or 5005), "--auth-token", env["RASA_TOKEN"]], env),
+        start_rasa(model, rasa.hostname or "127.0.0.1", rasa.port or 5005, env["RASA_TOKEN"]),
         _start([sys.executable, "-m", "bot.main"], env),
     ]
     stopping = False

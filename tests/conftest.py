@@ -7,8 +7,6 @@ is set (as .ci/run does), on PostgreSQL too.
 import os
 import secrets
 import socket
-import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from sqlalchemy import text
 from bot import nlu_model
 from bot.i18n import load_languages
 from bot.language_detection import LanguageGuesser
+from bot.rasa_process import start_rasa, stop, wait_until_ready
 from bot.settings import PROJECT_ROOT, Settings
 from bot.storage import make_engine
 from bot.web import create_app
@@ -37,34 +36,15 @@ def rasa_server() -> Iterator[tuple[str, str]]:
     """The real Rasa NLU server on the model trained from nlu_data/: (url, token)."""
     model = nlu_model.train(PROJECT_ROOT / "nlu_data" / "config.yml")
     port, token = free_port(), secrets.token_urlsafe(16)
-    log = open(PROJECT_ROOT / "var" / "rasa-test.log", "wb") if (PROJECT_ROOT / "var").is_dir() else subprocess.DEVNULL
-    process = subprocess.Popen(
-        [str(nlu_model.RASA), "run", "--enable-api", "--model", str(model), "--interface", "127.0.0.1",
-         "--port", str(port), "--auth-token", token],
-        cwd=PROJECT_ROOT, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 240
-    try:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"Rasa exited with {process.returncode}; see var/rasa-test.log")
-            try:
-                if httpx.get(f"{url}/status", params={"token": token}, timeout=2).json().get("model_file"):
-                    break
-            except (httpx.HTTPError, ValueError):
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("Rasa did not become ready in 240 s; see var/rasa-test.log")
-            time.sleep(0.5)
-        yield url, token
-    finally:
-        process.terminate()
+    (PROJECT_ROOT / "var").mkdir(exist_ok=True)
+    with open(PROJECT_ROOT / "var" / "rasa-test.log", "wb") as log:
+        process = start_rasa(model, "127.0.0.1", port, token, log)
+        url = f"http://127.0.0.1:{port}"
         try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            wait_until_ready(process, url, token)
+            yield url, token
+        finally:
+            stop(process)
 
 
 @pytest.fixture(scope="session")

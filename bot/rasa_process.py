@@ -1,0 +1,48 @@
+"""Start a Rasa NLU server process on a trained model and wait until it has loaded it."""
+
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+from bot.nlu_model import RASA
+from bot.settings import PROJECT_ROOT
+
+
+def start_rasa(model: Path, host: str, port: int, token: str, log: IO[bytes] | None = None) -> subprocess.Popen[bytes]:
+    """`rasa run --enable-api` in its own process group, bound to `host`, with an auth token."""
+    return subprocess.Popen(
+        [str(RASA), "run", "--enable-api", "--model", str(model), "--interface", host, "--port", str(port),
+         "--auth-token", token],
+        cwd=PROJECT_ROOT, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        stdout=log, stderr=subprocess.STDOUT if log is not None else None, start_new_session=True,
+    )
+
+
+def wait_until_ready(process: subprocess.Popen[bytes], url: str, token: str, timeout_seconds: float = 240) -> None:
+    """Poll /status until a model is loaded; RuntimeError if the process dies or time runs out."""
+    deadline = time.monotonic() + timeout_seconds
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"the Rasa server exited with code {process.returncode}")
+        try:
+            if httpx.get(f"{url}/status", params={"token": token}, timeout=2).json().get("model_file"):
+                return
+        except (httpx.HTTPError, ValueError):
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the Rasa server was not ready after {timeout_seconds:.0f} s")
+        time.sleep(0.5)
+
+
+def stop(process: subprocess.Popen[bytes], timeout_seconds: float = 20) -> None:
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(timeout=timeout_seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
