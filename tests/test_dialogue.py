@@ -1,0 +1,165 @@
+"""Dialogue behaviour with a FAKE NLU (a scripted stand-in for Rasa) and a real SQLite database.
+
+The fake returns what a test scripts for a text, so each rule of the dialogue (language,
+thresholds, slots, buttons, NLU down) is tested on its own; the real Rasa server is
+exercised in test_conversations.py.
+"""
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.content import load_content
+from bot.dialogue import Dialogue
+from bot.errors import NluUnavailable
+from bot.i18n import load_languages
+from bot.language_detection import LanguageGuesser
+from bot.messages import IncomingMessage, Outcome
+from bot.nlu import IntentScore, NluResult
+from bot.settings import PROJECT_ROOT
+from bot.storage import Message, Storage, User, make_engine, migrate
+
+
+class FakeNlu:
+    """Answers each text with the scripted (intent, confidence, entities); raises when told to be down."""
+
+    def __init__(self) -> None:
+        self.script: dict[str, NluResult] = {}
+        self.down = False
+
+    def says(self, text: str, intent: str, confidence: float = 0.95, entities: dict[str, str] | None = None,
+             ranking: list[tuple[str, float]] | None = None) -> None:
+        scores = tuple(IntentScore(n, c) for n, c in (ranking or [(intent, confidence)]))
+        self.script[text] = NluResult(intent, confidence, scores, entities or {})
+
+    async def parse(self, text: str) -> NluResult:
+        if self.down:
+            raise NluUnavailable("fake NLU is down")
+        return self.script.get(text, NluResult("out_of_scope", 0.9, (IntentScore("out_of_scope", 0.9),), {}))
+
+
+@pytest.fixture
+def nlu() -> FakeNlu:
+    return FakeNlu()
+
+
+@pytest.fixture
+async def dialogue(tmp_path: Path, nlu: FakeNlu, guesser: LanguageGuesser) -> AsyncIterator[Dialogue]:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+    await migrate(engine)
+    languages = load_languages(PROJECT_ROOT / "locales")
+    content = load_content(PROJECT_ROOT / "content", set(languages))
+    yield Dialogue(Storage(engine), nlu, content, languages, guesser, "de", 0.45, 0.2, 30)
+    await engine.dispose()
+
+
+def text(words: str, user: str = "u1", hint: str = "") -> IncomingMessage:
+    return IncomingMessage("web", user, dt.datetime.now(dt.timezone.utc), text=words, language_hint=hint)
+
+
+def button(payload: str, user: str = "u1") -> IncomingMessage:
+    return IncomingMessage("web", user, dt.datetime.now(dt.timezone.utc), button=payload)
+
+
+def payloads(outcome: Outcome) -> list[str]:
+    return [b.payload for r in outcome.replies for b in r.buttons]
+
+
+async def test_first_question_is_answered_in_its_language_with_the_language_choice(dialogue: Dialogue, nlu: FakeNlu) -> None:
+    nlu.says("когда работает кафе о для женщин", "cafeo_women")
+    outcome = await dialogue.handle(text("когда работает кафе о для женщин"))
+    assert (outcome.language, outcome.topic) == ("ru", "cafeo.women")
+    assert "четверг" in outcome.replies[0].text  # Thursday, formatted by Babel for Russian
+    assert "l:uk" in payloads(outcome)
+
+
+async def test_a_short_message_never_flips_the_language(dialogue: Dialogue, nlu: FakeNlu) -> None:
+    nlu.says("коли працює кафе о", "cafeo_hours")
+    nlu.says("ok", "thanks")
+    assert (await dialogue.handle(text("коли працює кафе о"))).language == "uk"
+    assert (await dialogue.handle(text("ok"))).language == "uk"
+
+
+async def test_two_messages_in_another_language_switch_it_one_does_not(dialogue: Dialogue, nlu: FakeNlu) -> None:
+    nlu.says("wann ist das cafeo geöffnet", "cafeo_hours")
+    nlu.says("where can i learn german in this city", "courses_integration")
+    nlu.says("and who helps me with my letters from the office", "cafeo_about")
+    assert (await dialogue.handle(text("wann ist das cafeo geöffnet"))).language == "de"
+    assert (await dialogue.handle(text("where can i learn german in this city"))).language == "de"
+    assert (await dialogue.handle(text("and who helps me with my letters from the office"))).language == "en"
+
+
+async def test_a_language_button_switches_and_is_remembered(dialogue: Dialogue, nlu: FakeNlu) -> None:
+    switched = await dialogue.handle(button("l:fa"))
+    assert switched.language == "fa" and switched.topic == "language"
+    nlu.says("cafeo", "cafeo_about")
+    assert (await dialogue.handle(text("cafeo"))).language == "fa"
+
+
+async def test_a_button_before_any_text_does_not_fix_the_language(dialogue: Dialogue, nlu: FakeNlu) -> None:
+    menu = await dialogue.handle(button("m"))
+    assert menu.language == "de" and menu.topic == "help"
+    nlu.says("هل يوجد دورة لغة المانية", "courses_integration")
+    outcome = await dialogue.handle(text("هل يوجد دورة لغة المانية"))
+    assert outcome.language == "ar"
+
+
+async def test_an_unsupported_language_is_answered_in_german_and_english(dialogue: Dialogue) -> None:
+    outcome = await dialogue.handle(text("Dzień dobry, gdzie mogę znaleźć urząd pracy w tym mieście?"))
+    assert outcome.topic == "unsupported_language"
+    assert "h" in payloads(outcome) and "l:de" in payloads(outcome)
+    german, english = outcome.replies[0].text.split("\n\n")
+    assert german != english
+
+
+async def test_low_confidence_asks_which_topic_was_meant(dialogue: Dialogue, nlu: FakeNlu) -> None:
+    nlu.says("kurs", "courses_integration", 0.35,
+             ranking=[("courses_integration", 0.35), ("courses_placement", 0.3), ("greet", 0.2), ("kim_about", 0.1)])
+    outcome = await dialogue.handle(text("kurs"))
+    assert outcome.topic == "clarify"
+    assert payloads(outcome)[:2] == ["t:courses.integration", "t:courses.placement"]
+    assert "t:kim.about" not in payloads(outcome)
+
+
+async def test_very_low_confidence_is_out_of_scope(dialogue: Dialogue, nlu: FakeNlu) -> None:
+    nlu.says("blabla", "cafeo_hours", 0.15, ranking=[("cafeo_hours", 0.15), ("greet", 0.1)])
+    assert (await dialogue.handle(text("blabla"))).topic == "out_of_scope"
+
+
+async def test_nlu_down_gives_the_menu_in_the_users_language(dialogue: Dialogue, nlu: FakeNlu) -> None:
+    nlu.down = True
+    outcome = await dialogue.handle(text("wo kann ich deutsch lernen bitte"))
+    assert (outcome.language, outcome.topic) == ("de", "nlu_unavailable")
+    assert "t:courses.integration" in payloads(outcome)
+    pressed = await dialogue.handle(button("t:courses.integration"))
+    assert pressed.topic == "courses.integration"
+
+
+async def test_the_district_question_is_answered_by_name_or_button(dialogue: Dialogue, nlu: FakeNlu) -> None:
+    nlu.says("wer ist mein case manager", "kim_contact")
+    nlu.says("sodingen", "kim_contact", 0.6, entities={"district": "sodingen"})
+    asked = await dialogue.handle(text("wer ist mein case manager"))
+    assert asked.topic == "kim.contact" and "v:kim.contact:wanne" in payloads(asked)
+    answered = await dialogue.handle(text("sodingen"))
+    assert "AWO" in answered.replies[0].text
+    unknown = await dialogue.handle(button("v:kim.contact:"))
+    assert all(team in unknown.replies[0].text for team in ("AWO", "Caritas", "PLANB", "DRK"))
+
+
+async def test_an_unknown_button_shows_the_menu(dialogue: Dialogue) -> None:
+    outcome = await dialogue.handle(button("t:no.such.topic"))
+    assert outcome.topic == "help" and "t:cafeo.about" in payloads(outcome)
+
+
+async def test_every_message_in_and_out_is_stored(dialogue: Dialogue, nlu: FakeNlu) -> None:
+    nlu.says("was ist kim genau", "kim_about", 0.9)
+    await dialogue.handle(text("was ist kim genau"))
+    async with dialogue._storage.session() as session:  # noqa: SLF001 - reading back what was stored
+        rows = (await session.scalars(select(Message).order_by(Message.id))).all()
+        user = await session.scalar(select(User))
+    assert [(r.direction, r.text) for r in rows][0] == ("in", "was ist kim genau")
+    assert rows[1].direction == "out" and rows[1].topic == "kim.about" and rows[1].intent == "kim_about"
+    assert user is not None and user.language == "de"
