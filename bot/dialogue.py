@@ -32,6 +32,9 @@ from bot.nlu import NluResult
 from bot.storage import Message, Storage, User, utcnow
 
 OUT_OF_SCOPE = "out_of_scope"
+# Typed commands, as on Telegram, map to the button that does the same.
+COMMANDS = {"/start": MENU, "/menu": MENU, "/help": MENU, "/language": LANGUAGES, "/lang": LANGUAGES,
+            "/human": HANDOFF}
 
 
 class Nlu(Protocol):
@@ -80,8 +83,10 @@ class Dialogue:
             state = _State.of(user)
 
         intent, confidence = "", 0.0
-        if message.button:
-            result, language = self._on_button(message.button, state, message.language_hint)
+        command = COMMANDS.get(message.text.split()[0].lower()) if message.text.startswith("/") else None
+        if message.button or command is not None:
+            payload = message.button or self._command_payload(message.text, command or "")
+            result, language = self._on_button(payload, state, message.language_hint)
         else:
             result, language, intent, confidence = await self._on_text(message, state)
 
@@ -95,6 +100,13 @@ class Dialogue:
             await session.commit()
         return Outcome(language=language, topic=result.topic, replies=result.replies, handoff=result.handoff,
                        intent=intent, confidence=confidence)
+
+    def _command_payload(self, text: str, payload: str) -> str:
+        """`/language ar` chooses Arabic directly; other commands are their button."""
+        argument = text.split()[1].lower() if len(text.split()) > 1 else ""
+        if payload == LANGUAGES and argument in self._languages:
+            return LANGUAGE_PREFIX + argument
+        return payload
 
     # -- buttons -------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from bot.web import create_app
 
 def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines would log the Rasa token
     try:
         settings = load_settings()
         app = create_app(settings)

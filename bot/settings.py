@@ -46,6 +46,16 @@ class Settings(BaseSettings):
             return value
         raise ValueError("use a sqlite:// or postgresql:// URL")
 
+    @field_validator("contrast_languages")
+    @classmethod
+    def _known_languages(cls, value: str) -> str:
+        from lingua import IsoCode639_1
+
+        unknown = [c.strip() for c in value.split(",") if c.strip() and not hasattr(IsoCode639_1, c.strip().upper())]
+        if unknown:
+            raise ValueError(f"unknown ISO 639-1 codes: {', '.join(unknown)}")
+        return value
+
     @field_validator("rasa_url")
     @classmethod
     def _http_url(cls, value: str) -> str:

@@ -163,3 +163,10 @@ async def test_every_message_in_and_out_is_stored(dialogue: Dialogue, nlu: FakeN
     assert [(r.direction, r.text) for r in rows][0] == ("in", "was ist kim genau")
     assert rows[1].direction == "out" and rows[1].topic == "kim.about" and rows[1].intent == "kim_about"
     assert user is not None and user.language == "de"
+
+
+async def test_typed_commands_work_like_buttons(dialogue: Dialogue) -> None:
+    assert (await dialogue.handle(text("/menu"))).topic == "help"
+    chosen = await dialogue.handle(text("/language tr"))
+    assert (chosen.language, chosen.topic) == ("tr", "language")
+    assert (await dialogue.handle(text("/human"))).topic == "handoff"
