@@ -10,6 +10,7 @@ run: setup
 	$(APP) -m bot.run
 
 test: setup
+	.venv/bin/mypy bot actions
 	$(APP) -m pytest
 
 eval: setup

@@ -75,31 +75,25 @@ class Topic(_Strict):
     slot: Slot | None = None
     texts: dict[str, LanguageText] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _consistent(self) -> "Topic":
-        for language, text in self.texts.items():
-            for field_name in ("answer", "ask", "unknown", *(f"by_value.{v}" for v in text.by_value)):
-                value = _get(text, field_name)
-                for placeholder in _PLACEHOLDER.findall(value):
-                    if placeholder != OPENING_HOURS_PLACEHOLDER or not self.opening_hours:
-                        raise ValueError(
-                            f"texts.{language}.{field_name}: unknown placeholder {placeholder}"
-                            " (only {opening_hours}, and only with opening_hours)"
-                        )
-            if self.slot is not None:
-                missing = set(self.slot.values) - set(text.by_value)
-                if missing or not text.ask or not text.unknown:
-                    raise ValueError(
-                        f"texts.{language}: a topic with a slot needs ask, unknown and by_value"
-                        f" for {sorted(self.slot.values)} (missing: {sorted(missing) or 'ask/unknown'})"
-                    )
-        return self
-
-
-def _get(text: LanguageText, dotted: str) -> str:
-    if dotted.startswith("by_value."):
-        return text.by_value[dotted.split(".", 1)[1]]
-    return str(getattr(text, dotted))
+def _consistency_problems(topic: Topic) -> list[tuple[tuple[Any, ...], str]]:
+    """Checks across fields, each with the path of the field to blame: placeholders and slots."""
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    for language, text in topic.texts.items():
+        fields = {"answer": text.answer, "ask": text.ask, "unknown": text.unknown}
+        fields.update({f"by_value.{value}": answer for value, answer in text.by_value.items()})
+        for name, value in fields.items():
+            for placeholder in _PLACEHOLDER.findall(value):
+                if placeholder != OPENING_HOURS_PLACEHOLDER or not topic.opening_hours:
+                    problems.append(((("texts", language) + tuple(name.split("."))),
+                                     f"unknown placeholder {placeholder} (only {{opening_hours}}, and only with opening_hours)"))
+        if topic.slot is not None:
+            missing = sorted(set(topic.slot.values) - set(text.by_value))
+            for name in ("ask", "unknown"):
+                if not getattr(text, name):
+                    problems.append((("texts", language), f"a topic with a slot needs `{name}`"))
+            if missing:
+                problems.append((("texts", language, "by_value"), f"by_value lacks {missing}"))
+    return problems
 
 
 @dataclass(frozen=True)
@@ -140,14 +134,27 @@ def _line_for(loc: tuple[Any, ...], index: dict[tuple[Any, ...], int]) -> int:
     return index.get(path, 1)
 
 
-def load_topic(path: Path) -> Topic:
+@dataclass(frozen=True)
+class LoadedTopic:
+    """A valid topic and the line of each of its fields, for errors found across files."""
+
+    topic: Topic
+    lines: dict[tuple[Any, ...], int]
+
+    def line(self, *path: Any) -> int:
+        return _line_for(path, self.lines)
+
+
+def load_topic(path: Path) -> LoadedTopic:
     """Read and validate one topic file; ContentError says file:line what is wrong."""
     text = path.read_text(encoding="utf-8")
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
+        # For an unclosed quote the parser gives up at the end of the file; the context mark
+        # says where the scalar began, which is the line to fix.
+        mark = getattr(error, "context_mark", None) or getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
         raise ContentError(f"{path}:{line}: not valid YAML: {error}") from error
     if node is None or not isinstance(data, dict):
@@ -157,14 +164,18 @@ def load_topic(path: Path) -> Topic:
     try:
         topic = Topic.model_validate(data)
     except ValidationError as error:
-        problems = []
-        for problem in error.errors():
-            loc = tuple(p for p in problem["loc"] if p not in ("function-after[_consistent(), Topic]",))
-            problems.append(f"{path}:{_line_for(loc, index)}: {'.'.join(map(str, loc)) or 'topic'}: {problem['msg']}")
+        problems = [
+            f"{path}:{_line_for(tuple(p['loc']), index)}: {'.'.join(map(str, p['loc'])) or 'topic'}: {p['msg']}"
+            for p in error.errors()
+        ]
         raise ContentError("\n".join(problems)) from error
+    problems = [f"{path}:{_line_for(loc, index)}: {'.'.join(map(str, loc))}: {msg}"
+                for loc, msg in _consistency_problems(topic)]
     if path.stem != topic.id:
-        raise ContentError(f"{path}:{index.get(('id',), 1)}: id {topic.id!r} must match the file name")
-    return topic
+        problems.append(f"{path}:{index.get(('id',), 1)}: id {topic.id!r} must match the file name")
+    if problems:
+        raise ContentError("\n".join(problems))
+    return LoadedTopic(topic, index)
 
 
 def load_content(content_dir: Path, languages: set[str]) -> ContentStore:
@@ -173,26 +184,31 @@ def load_content(content_dir: Path, languages: set[str]) -> ContentStore:
     if not files:
         raise ContentError(f"{content_dir / 'topics'}: no topic files (*.yml)")
     topics: dict[str, Topic] = {}
+    loaded: dict[str, tuple[Path, LoadedTopic]] = {}
     by_intent: dict[str, Topic] = {}
     problems: list[str] = []
+    broken = set()  # ids of files that failed: links to them are not reported again
     for path in files:
         try:
-            topic = load_topic(path)
+            entry = load_topic(path)
         except ContentError as error:
             problems.append(str(error))
+            broken.add(path.stem)
             continue
+        topic = entry.topic
         missing = languages - set(topic.texts)
         if missing:
-            problems.append(f"{path}:1: texts lacks languages {sorted(missing)}")
+            problems.append(f"{path}:{entry.line('texts')}: texts lacks languages {sorted(missing)}")
         for intent in topic.intents:
             if intent in by_intent:
-                problems.append(f"{path}:1: intent {intent!r} already leads to {by_intent[intent].id}")
+                problems.append(f"{path}:{entry.line('intents')}: intent {intent!r} already leads to {by_intent[intent].id}")
             by_intent[intent] = topic
         topics[topic.id] = topic
-    for topic in topics.values():
-        for follow_up in topic.follow_ups:
-            if follow_up != HANDOFF and follow_up not in topics:
-                problems.append(f"{content_dir / 'topics' / (topic.id + '.yml')}:1: follow_up {follow_up!r} is no topic")
+        loaded[topic.id] = (path, entry)
+    for path, entry in loaded.values():
+        for position, follow_up in enumerate(entry.topic.follow_ups):
+            if follow_up != HANDOFF and follow_up not in topics and follow_up not in broken:
+                problems.append(f"{path}:{entry.line('follow_ups', position)}: follow_up {follow_up!r} is no topic")
     if problems:
         raise ContentError("\n".join(problems))
     return ContentStore(topics=topics, by_intent=by_intent)

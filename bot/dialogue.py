@@ -91,11 +91,12 @@ class Dialogue:
             result, language, intent, confidence = await self._on_text(message, state)
 
         async with self._storage.session() as session:
-            user = await session.get(User, state.user_id)
-            assert user is not None
-            self._apply(user, state, result, language)
+            stored = await session.get(User, state.user_id)
+            if stored is None:  # deleted while we were answering: nothing left to update
+                return Outcome(language=language, topic=result.topic, replies=result.replies, handoff=result.handoff)
+            self._apply(stored, state, result, language)
             for reply in result.replies:
-                session.add(Message(user_id=user.id, direction="out", text=reply.text, language=language,
+                session.add(Message(user_id=stored.id, direction="out", text=reply.text, language=language,
                                     intent=intent or None, confidence=confidence or None, topic=result.topic))
             await session.commit()
         return Outcome(language=language, topic=result.topic, replies=result.replies, handoff=result.handoff,

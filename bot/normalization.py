@@ -78,7 +78,8 @@ def normalize(text: str) -> str:
     text = text.lower()
     decomposed = unicodedata.normalize("NFD", text)
     text = "".join(char for char in decomposed if unicodedata.category(char) != "Mn")
-    text = unicodedata.normalize("NFC", text)
+    # Fold again: stripping marks can uncover a letter the table folds (heh goal with hamza).
+    text = unicodedata.normalize("NFC", text).translate(_ARABIC_FOLDS)
     text = _fold_char_classes(text)
     return _SPACES.sub(" ", text).strip()
 

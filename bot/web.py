@@ -34,6 +34,14 @@ MAX_BODY = 16 * 1024
 STATIC = Path(__file__).parent / "static"
 
 
+def _is_valid_unicode(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def parse_chat_request(body: bytes) -> IncomingMessage:
     """Validate a POST /api/chat body; BadRequest says what is wrong in words a developer can act on."""
     if len(body) > MAX_BODY:
@@ -42,6 +50,8 @@ def parse_chat_request(body: bytes) -> IncomingMessage:
         data = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise BadRequest("body must be JSON") from None
+    except RecursionError:
+        raise BadRequest("body is nested too deeply") from None
     if not isinstance(data, dict):
         raise BadRequest("body must be a JSON object")
     user, text, button, hint = data.get("user"), data.get("text"), data.get("button"), data.get("language", "")
@@ -53,6 +63,9 @@ def parse_chat_request(body: bytes) -> IncomingMessage:
         raise BadRequest("'button' must be a string")
     if not isinstance(hint, str) or len(hint) > 16:
         raise BadRequest("'language' must be a short language tag such as 'de' or 'ar'")
+    for name, value in (("user", user), ("text", text), ("button", button)):
+        if isinstance(value, str) and not _is_valid_unicode(value):
+            raise BadRequest(f"'{name}' contains invalid characters (lone surrogates)")
     if (text is None) == (button is None):
         raise BadRequest("send exactly one of 'text' or 'button'")
     if text is not None and not text.strip():

@@ -132,11 +132,6 @@ def test_unknown_placeholder_is_named_with_its_file(tmp_path: Path) -> None:
     assert "{foo}" in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: errors from Topic._consistent have an empty loc, so load_topic reports the line of "
-    "the top-level mapping (the `id:` line) instead of the answer containing the placeholder",
-)
 def test_unknown_placeholder_points_at_the_answer_line(tmp_path: Path) -> None:
     content = copy_store(tmp_path)
     path = break_topic(content, "cafeo.women", lambda t: t.replace("The advice is free.", "The advice is {foo}."))
@@ -186,11 +181,6 @@ def test_invalid_yaml_names_the_broken_line(tmp_path: Path) -> None:
     assert f"{path}:{line_of(path, 'menu: 3: 4')}:" in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: load_topic reports YAMLError.problem_mark (end of file for an unclosed quote) "
-    "instead of the line where the quote was opened",
-)
 def test_unclosed_quote_names_the_line_of_the_quote(tmp_path: Path) -> None:
     content = copy_store(tmp_path)
     path = break_topic(content, "cafeo.women", unclose_last_quote)
@@ -212,7 +202,6 @@ def test_missing_language_names_file_and_language(tmp_path: Path) -> None:
     assert "de" not in message.split("lacks languages", 1)[1]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: load_content reports line 1 (the comment) instead of the `texts:` line")
 def test_missing_language_points_at_texts_line(tmp_path: Path) -> None:
     content = copy_store(tmp_path)
     path = break_topic(content, "kim.about", only_german)
@@ -232,7 +221,6 @@ def test_follow_up_to_missing_topic_names_file_and_topic(tmp_path: Path) -> None
     assert "cafeo.brunch" in message
 
 
-@pytest.mark.xfail(strict=True, reason="bug: load_content reports line 1 (the comment) instead of the `follow_ups:` line")
 def test_follow_up_to_missing_topic_points_at_follow_ups_line(tmp_path: Path) -> None:
     content = copy_store(tmp_path)
     path = break_topic(content, "cafeo.women", with_unknown_follow_up)
@@ -254,7 +242,6 @@ def test_two_topics_with_one_intent_name_the_file_and_both_topics(tmp_path: Path
     assert "cafeo.hours" in message.split("already leads to", 1)[1]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: load_content reports line 1 (the comment) instead of the `intents:` line")
 def test_two_topics_with_one_intent_point_at_intents_line(tmp_path: Path) -> None:
     content = copy_store(tmp_path)
     path = break_topic(content, "cafeo.hours", second_hours_topic, name="cafeo.times")
@@ -270,11 +257,6 @@ def test_every_broken_file_is_reported_at_once(tmp_path: Path) -> None:
     assert str(hours) in message and str(reviewed) in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a topic that fails to load is left out of the follow-up check, so every topic "
-    "linking to it is reported as linking to 'no topic' (cafeo.hours.yml:1, cafeo.about.yml:1...)",
-)
 def test_a_broken_file_does_not_blame_the_files_linking_to_it(tmp_path: Path) -> None:
     content = copy_store(tmp_path)
     path = break_topic(content, "cafeo.women", lambda t: t.replace('opens: "10:00"', 'opens: "25:00"'))
