@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from bot.errors import ContentError
+from bot.evidence import Concepts, load_concepts
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 HANDOFF = "handoff"  # a follow-up that offers a person rather than a topic
@@ -73,6 +74,9 @@ class Topic(_Strict):
     follow_ups: list[str] = []
     opening_hours: list[OpeningHours] = []
     slot: Slot | None = None
+    # Concepts (content/concepts.yml) or `entity:<name>`, one of which the message or the
+    # conversation's topic must mention before this topic is answered; empty: no check.
+    evidence: list[str] = []
     texts: dict[str, LanguageText] = Field(min_length=1)
 
 def _consistency_problems(topic: Topic) -> list[tuple[tuple[Any, ...], str]]:
@@ -96,12 +100,19 @@ def _consistency_problems(topic: Topic) -> list[tuple[tuple[Any, ...], str]]:
     return problems
 
 
+# Concepts the dialogue itself relies on (content/concepts.yml must define them).
+OTHER_SERVICES = "other_services"  # offices and places the bot does not cover
+SMALL_TALK = ("greeting", "thanks")
+REQUIRED_CONCEPTS = (OTHER_SERVICES, *SMALL_TALK)
+
+
 @dataclass(frozen=True)
 class ContentStore:
-    """All topics, looked up by id or by intent."""
+    """All topics, looked up by id or by intent, and the concept words that are their evidence."""
 
     topics: dict[str, Topic]
     by_intent: dict[str, Topic]
+    concepts: Concepts
 
     def menu(self) -> list[Topic]:
         """Topics shown in the main menu, in their menu order."""
@@ -180,6 +191,7 @@ def load_topic(path: Path) -> LoadedTopic:
 
 def load_content(content_dir: Path, languages: set[str]) -> ContentStore:
     """Load every topic and check the store as a whole: all languages, unique intents, valid links."""
+    concepts = load_concepts(content_dir / "concepts.yml")
     files = sorted((content_dir / "topics").glob("*.yml"))
     if not files:
         raise ContentError(f"{content_dir / 'topics'}: no topic files (*.yml)")
@@ -203,12 +215,19 @@ def load_content(content_dir: Path, languages: set[str]) -> ContentStore:
             if intent in by_intent:
                 problems.append(f"{path}:{entry.line('intents')}: intent {intent!r} already leads to {by_intent[intent].id}")
             by_intent[intent] = topic
+        for position, name in enumerate(topic.evidence):
+            if not name.startswith("entity:") and name not in concepts.terms:
+                problems.append(f"{path}:{entry.line('evidence', position)}: evidence {name!r} is no concept"
+                                f" in {content_dir / 'concepts.yml'}")
         topics[topic.id] = topic
         loaded[topic.id] = (path, entry)
     for path, entry in loaded.values():
         for position, follow_up in enumerate(entry.topic.follow_ups):
             if follow_up != HANDOFF and follow_up not in topics and follow_up not in broken:
                 problems.append(f"{path}:{entry.line('follow_ups', position)}: follow_up {follow_up!r} is no topic")
+    for name in REQUIRED_CONCEPTS:
+        if name not in concepts.terms:
+            problems.append(f"{content_dir / 'concepts.yml'}:1: the dialogue needs the concept {name!r}")
     if problems:
         raise ContentError("\n".join(problems))
-    return ContentStore(topics=topics, by_intent=by_intent)
+    return ContentStore(topics=topics, by_intent=by_intent, concepts=concepts)

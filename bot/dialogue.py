@@ -5,6 +5,7 @@ payload or NLU) -> run one action -> persist state and replies -> return the Out
 """
 
 import datetime as dt
+from dataclasses import replace
 from typing import Protocol
 
 from actions.answer_topic import answer_topic
@@ -23,13 +24,14 @@ from actions.handoff import HANDOFF_INTENT, hand_off
 from actions.menu import goodbye, greet, show_menu, thanks
 from actions.out_of_scope import clarify, nlu_unavailable, out_of_scope
 from actions.switch_language import offer_languages, switch_language, unsupported_language
-from bot.content import ContentStore
+from bot.content import ContentStore, Topic
 from bot.errors import NluUnavailable
-from bot.i18n import Language
+from bot.i18n import Language, script_of
 from bot.language_detection import Detection
 from bot.messages import IncomingMessage, Outcome, Reply
 from bot.nlu import NluResult
 from bot.storage import Message, Storage, User, utcnow
+from bot.understanding import Interpreter, Understanding
 
 OUT_OF_SCOPE = "out_of_scope"
 # Typed commands, as on Telegram, map to the button that does the same.
@@ -63,11 +65,10 @@ class Dialogue:
         self._storage = storage
         self._nlu = nlu
         self._content = content
+        self._interpreter = Interpreter(nlu, content, answer_threshold, clarify_threshold)
         self._languages = languages
         self._guesser = guesser
         self._default = default_language
-        self._answer_threshold = answer_threshold
-        self._clarify_threshold = clarify_threshold
         self._context = dt.timedelta(minutes=context_minutes)
 
     def turn(self, language: str) -> Turn:
@@ -142,22 +143,39 @@ class Dialogue:
             german = self.turn(self._default)
             english = self.turn("en") if "en" in self._languages else german
             return unsupported_language(german, english), state.language or self._default, "", 0.0
-        language = self._choose_language(state, detection, message.language_hint)
+        language = self._choose_language(state, detection, message.language_hint, message.text)
         turn = self.turn(language)
+        context = self._fresh_context(state, message.received_at)
         try:
-            understood = await self._nlu.parse(message.text)
+            understood = await self._interpreter.interpret(message.text, context)
         except NluUnavailable:
             return nlu_unavailable(turn), language, "", 0.0
         result = self._choose_action(turn, understood, state, first_contact)
         if first_contact and result.topic != "greet":
             offer = Reply(turn._("You can also choose another language:"), language_buttons(turn))
-            result = ActionResult(result.topic, result.replies + (offer,), result.context_topic,
-                                  result.awaiting_slot, result.handoff, result.set_language, result.extra)
+            result = replace(result, replies=result.replies + (offer,))
         return result, language, understood.intent, understood.confidence
 
-    def _choose_language(self, state: "_State", detection: Detection | None, hint: str) -> str:
-        """Remembered language, unless the user wrote two messages in a row in another one."""
+    def _fresh_context(self, state: "_State", now: dt.datetime) -> Topic | None:
+        """The previous turn's topic, unless it is older than the context window."""
+        if state.context_topic is None or state.context_at is None:
+            return None
+        context_at = state.context_at if state.context_at.tzinfo else state.context_at.replace(tzinfo=dt.timezone.utc)
+        if now - context_at > self._context:
+            return None
+        return self._content.topics.get(state.context_topic)
+
+    def _choose_language(self, state: "_State", detection: Detection | None, hint: str, text: str) -> str:
+        """Remembered language, unless the user wrote two messages in a row in another one.
+
+        Latin letters from someone whose language is written in another script are most likely
+        a transliteration (Arabizi, Finglish, Latin Russian): they never switch the language.
+        """
         detected = detection.language if detection is not None else None
+        if state.language is not None and detected is not None:
+            remembered = self._languages[state.language].script
+            if remembered != "LATIN" and script_of(text) == "LATIN" and self._languages[detected].script == "LATIN":
+                detected = None
         if state.language is None:
             state.language = detected or self._hinted(hint) or self._default
             state.pending_language = None
@@ -175,34 +193,26 @@ class Dialogue:
         code = hint.split("-")[0].split("_")[0].lower()
         return code if code in self._languages else None
 
-    def _choose_action(self, turn: Turn, understood: NluResult, state: "_State", first_contact: bool) -> ActionResult:
-        intent, confidence = understood.intent, understood.confidence
+    def _choose_action(self, turn: Turn, understood: Understanding, state: "_State", first_contact: bool) -> ActionResult:
         awaiting = self._content.topics.get(state.awaiting_slot or "")
         if awaiting is not None and awaiting.slot is not None:
             value = understood.entities.get(awaiting.slot.entity)
             if value in awaiting.slot.values:
                 return answer_topic(turn, awaiting, slot_value=value)
-        if confidence < self._answer_threshold:
-            topics = [s.name for s in understood.ranking
-                      if s.confidence >= self._clarify_threshold and s.name in self._content.by_intent
-                      and s.name != HANDOFF_INTENT][:3]
-            return clarify(turn, [self._content.by_intent[t].id for t in topics]) if topics else out_of_scope(turn)
-        if intent == HANDOFF_INTENT:
-            return hand_off(turn)
-        topic = self._content.by_intent.get(intent)
-        if topic is not None:
+        if understood.kind == "topic":
+            if understood.intent == HANDOFF_INTENT:
+                return hand_off(turn)
+            topic = self._content.by_intent[understood.intent]
             value = understood.entities.get(topic.slot.entity) if topic.slot is not None else None
             return answer_topic(turn, topic, slot_value=value)
-        if intent == "greet":
-            return greet(turn, first_contact)
-        if intent == "thanks":
-            return thanks(turn)
-        if intent == "goodbye":
-            return goodbye(turn)
-        if intent == "help":
-            return show_menu(turn)
-        if intent == "language":
-            return offer_languages(turn)
+        if understood.kind == "clarify":
+            return clarify(turn, [self._content.by_intent[i].id for i in understood.candidates])
+        if understood.kind == "intent":
+            small_talk = {"greet": lambda: greet(turn, first_contact), "thanks": lambda: thanks(turn),
+                          "goodbye": lambda: goodbye(turn), "help": lambda: show_menu(turn),
+                          "language": lambda: offer_languages(turn)}
+            if understood.intent in small_talk:
+                return small_talk[understood.intent]()
         return out_of_scope(turn)
 
     def _apply(self, user: User, state: "_State", result: ActionResult, language: str) -> None:
@@ -217,13 +227,14 @@ class Dialogue:
 class _State:
     """A detached copy of the user's dialogue state, read in one transaction, written in the next."""
 
-    def __init__(self, user_id: int, language: str | None, pending_language: str | None,
-                 awaiting_slot: str | None) -> None:
-        self.user_id = user_id
-        self.language = language
-        self.pending_language = pending_language
-        self.awaiting_slot = awaiting_slot
+    def __init__(self, user: User) -> None:
+        self.user_id = user.id
+        self.language = user.language
+        self.pending_language = user.pending_language
+        self.awaiting_slot = user.awaiting_slot
+        self.context_topic = user.context_topic
+        self.context_at = user.context_at
 
     @classmethod
     def of(cls, user: User) -> "_State":
-        return cls(user.id, user.language, user.pending_language, user.awaiting_slot)
+        return cls(user)

@@ -5,6 +5,7 @@ lists them. Dates, times and weekdays are formatted with Babel for the user's lo
 """
 
 import datetime as dt
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +17,16 @@ from bot.content import OpeningHours
 from bot.errors import ConfigError
 
 
+def script_of(text: str) -> str:
+    """The script most letters of `text` are written in: "LATIN", "ARABIC", "CYRILLIC"...; "" if none."""
+    counts: dict[str, int] = {}
+    for char in text:
+        if char.isalpha():
+            script = unicodedata.name(char, "UNKNOWN").split(" ")[0]
+            counts[script] = counts.get(script, 0) + 1
+    return max(counts, key=lambda k: counts[k]) if counts else ""
+
+
 @dataclass(frozen=True)
 class Language:
     """A supported language: its code, its own name, its text direction and its UI catalog."""
@@ -24,6 +35,11 @@ class Language:
     native_name: str
     rtl: bool
     translations: NullTranslations
+
+    @property
+    def script(self) -> str:
+        """The script the language is written in, read off its own name (العربية -> ARABIC)."""
+        return script_of(self.native_name)
 
     def gettext(self, message: str) -> str:
         return self.translations.gettext(message)

@@ -16,7 +16,7 @@ def start_rasa(model: Path, host: str, port: int, token: str, log: IO[bytes] | N
     """`rasa run --enable-api` in its own process group, bound to `host`, with an auth token."""
     return subprocess.Popen(
         [str(RASA), "run", "--enable-api", "--model", str(model), "--interface", host, "--port", str(port),
-         "--auth-token", token],
+         f"--auth-token={token}"],  # one argument: a token may start with "-"
         cwd=PROJECT_ROOT, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
         stdout=log, stderr=subprocess.STDOUT if log is not None else None, start_new_session=True,
     )

@@ -73,6 +73,7 @@ def test_topics_are_found_by_their_intents(store: ContentStore) -> None:
 
 def copy_store(tmp_path: Path) -> Path:
     shutil.copytree(CONTENT / "topics", tmp_path / "topics")
+    shutil.copy(CONTENT / "concepts.yml", tmp_path / "concepts.yml")
     return tmp_path
 
 

@@ -1,0 +1,81 @@
+"""Concept words: evidence that a message is about a topic, declared in content/concepts.yml.
+
+A classifier trained only on our topics maps "when does the Jobcenter open?" to CaféO's hours
+with full confidence. So a topic is answered only when the message (or the conversation's
+current topic) mentions one of the concepts its content file lists under `evidence`.
+Terms are normalised like messages; a term matches a word that starts with it, or, from
+four characters on, contains it; a term with spaces matches as a phrase.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from bot.errors import ContentError
+from bot.normalization import normalize
+
+PHRASE_MIN = 4  # one-word terms this long also match inside words (kurs in deutschkurs)
+
+
+@dataclass(frozen=True)
+class Concepts:
+    """Normalised terms per concept name."""
+
+    terms: dict[str, tuple[str, ...]]
+
+    def mentioned(self, text: str) -> set[str]:
+        """The concepts the text mentions."""
+        normalized = normalize(text)
+        words = normalized.split()
+        padded = f" {normalized} "
+        found = set()
+        for name, terms in self.terms.items():
+            for term in terms:
+                if " " in term:
+                    if f" {term} " in padded or (len(term) >= PHRASE_MIN and term in normalized):
+                        found.add(name)
+                        break
+                elif any(w.startswith(term) or (len(term) >= PHRASE_MIN and term in w) for w in words):
+                    found.add(name)
+                    break
+        return found
+
+    def strip(self, text: str, names: set[str]) -> str:
+        """The normalised text without the words of the named concepts (e.g. greetings)."""
+        words = normalize(text).split()
+        terms = {t for name in names for t in self.terms.get(name, ()) if " " not in t}
+        phrases = [t for name in names for t in self.terms.get(name, ()) if " " in t]
+        text = " ".join(w for w in words if not any(w.startswith(t) for t in terms))
+        for phrase in phrases:
+            text = f" {text} ".replace(f" {phrase} ", " ").strip()
+        return text
+
+
+def load_concepts(path: Path) -> Concepts:
+    """Read content/concepts.yml; ContentError names the file and line of a bad entry."""
+    try:
+        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "context_mark", None) or getattr(error, "problem_mark", None)
+        raise ContentError(f"{path}:{mark.line + 1 if mark else 1}: not valid YAML: {error}") from error
+    except FileNotFoundError:
+        raise ContentError(f"{path}: missing (concept words for the topics' evidence)") from None
+    if not isinstance(node, yaml.MappingNode):
+        raise ContentError(f"{path}:1: expected a mapping with `concepts:`")
+    concepts_node = next((v for k, v in node.value if k.value == "concepts"), None)
+    if not isinstance(concepts_node, yaml.MappingNode):
+        raise ContentError(f"{path}:1: expected `concepts:` mapping concept names to lists of terms")
+    terms: dict[str, tuple[str, ...]] = {}
+    for key, value in concepts_node.value:
+        line = key.start_mark.line + 1
+        if not isinstance(value, yaml.SequenceNode) or not value.value:
+            raise ContentError(f"{path}:{line}: concept {key.value!r} needs a non-empty list of terms")
+        normalized = []
+        for item in value.value:
+            term = normalize(str(item.value)) if isinstance(item, yaml.ScalarNode) else ""
+            if len(term) < 3 and " " not in term:
+                raise ContentError(f"{path}:{item.start_mark.line + 1}: term {item.value!r} is too short to be evidence")
+            normalized.append(term)
+        terms[str(key.value)] = tuple(dict.fromkeys(normalized))
+    return Concepts(terms)

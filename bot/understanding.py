@@ -1,0 +1,143 @@
+"""From a message to what the user means: classification, then the evidence guard, then context.
+
+1. Rasa classifies the message.
+2. A greeting or thanks that comes with a question: the question wins (re-asked without them).
+3. A topic is accepted only with evidence: a concept of the topic in the message, or in the
+   conversation's current topic when the new one is related to it (a follow-up such as "and
+   when is it open?" after CaféO). A message about another office is never answered with ours.
+4. A message that is no topic on its own, in a fresh conversation, is read as a follow-up:
+   re-asked with the conversation's subject in front of it (see `_follow_up`).
+5. Below the answer threshold: the likeliest topics to choose from, or out of scope.
+"""
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from bot.content import OTHER_SERVICES, SMALL_TALK, ContentStore, Topic
+from bot.nlu import NluResult
+
+OUT_OF_SCOPE = "out_of_scope"
+HANDOFF = "handoff"
+SMALL_TALK_INTENTS = ("greet", "thanks", "goodbye")
+
+
+class Nlu(Protocol):
+    async def parse(self, text: str) -> NluResult: ...
+
+
+@dataclass(frozen=True)
+class Understanding:
+    """`kind`: "topic" (answer `intent`'s topic), "intent" (a dialogue intent such as greet),
+    "clarify" (ask between `candidates`), or "out_of_scope"."""
+
+    kind: str
+    intent: str
+    confidence: float
+    entities: dict[str, str] = field(default_factory=dict)
+    candidates: tuple[str, ...] = ()
+    via_context: bool = False
+
+
+class Interpreter:
+    """Turns text into an Understanding; holds the NLU client, the content and the thresholds."""
+
+    def __init__(self, nlu: Nlu, content: ContentStore, answer_threshold: float, clarify_threshold: float) -> None:
+        self._nlu = nlu
+        self._content = content
+        self._answer = answer_threshold
+        self._clarify = clarify_threshold
+
+    async def interpret(self, text: str, context: Topic | None = None) -> Understanding:
+        """`context`: the topic of the previous turn, if the conversation is still fresh."""
+        mentioned = self._content.concepts.mentioned(text)
+        result = await self._nlu.parse(text)
+
+        if result.intent in SMALL_TALK_INTENTS and mentioned - set(SMALL_TALK):
+            question = self._content.concepts.strip(text, set(SMALL_TALK))
+            if question:
+                asked = await self._nlu.parse(question)
+                if asked.intent in self._content.by_intent and asked.confidence >= self._answer:
+                    result = asked
+
+        topic = self._content.by_intent.get(result.intent)
+        if topic is not None and result.confidence >= self._answer \
+                and self._has_evidence(topic, mentioned, result.entities):
+            return Understanding("topic", result.intent, result.confidence, result.entities)
+
+        if context is not None and OTHER_SERVICES not in mentioned:
+            follow_up = await self._follow_up(text, context, mentioned, result)
+            if follow_up is not None:
+                return follow_up
+
+        if topic is None and result.confidence >= self._answer and result.intent != OUT_OF_SCOPE:
+            if OTHER_SERVICES in mentioned and result.intent not in SMALL_TALK_INTENTS + (HANDOFF,):
+                return Understanding(OUT_OF_SCOPE, result.intent, result.confidence, result.entities)
+            return Understanding("intent", result.intent, result.confidence, result.entities)
+        if OTHER_SERVICES in mentioned or result.intent == OUT_OF_SCOPE and result.confidence >= self._answer:
+            return Understanding(OUT_OF_SCOPE, result.intent, result.confidence, result.entities)
+        candidates = tuple(
+            score.name for score in result.ranking
+            if score.confidence >= self._clarify and (t := self._content.by_intent.get(score.name)) is not None
+            and t.menu is not None
+        )[:3]
+        if candidates:
+            return Understanding("clarify", result.intent, result.confidence, result.entities, candidates)
+        return Understanding(OUT_OF_SCOPE, result.intent, result.confidence, result.entities)
+
+    async def _follow_up(self, text: str, context: Topic, mentioned: set[str], first: NluResult) -> Understanding | None:
+        """Read the message as a follow-up to `context`: re-ask it with the subject of the
+        conversation in front ("cafeo" + "and when is it open?"). A related topic with its own
+        evidence in the message wins ("and the test?" after courses); otherwise a related topic
+        the conversation's subject supports."""
+        subject = self._subject(context)
+        second = await self._nlu.parse(f"{subject} {text}") if subject else first
+        entities = {**second.entities, **first.entities}
+        scores: dict[str, float] = {}
+        for score in first.ranking + second.ranking:
+            scores[score.name] = max(scores.get(score.name, 0.0), score.confidence)
+        related = {
+            intent: confidence for intent, confidence in scores.items()
+            if (t := self._content.by_intent.get(intent)) is not None and intent != HANDOFF and self._related(context, t)
+        }
+        # The message's own words outweigh the classifier's doubt here: any related topic it
+        # names ("and the test?") is taken, however unsure the classifier is of it.
+        own = {i: c for i, c in related.items()
+               if self._has_evidence(self._content.by_intent[i], mentioned, entities, own_only=True)}
+        if own:
+            best = max(own, key=lambda i: own[i])
+            return Understanding("topic", best, own[best], entities, via_context=True)
+        for result in (second, first):
+            topic = self._content.by_intent.get(result.intent)
+            if topic is not None and result.intent != HANDOFF and result.confidence >= self._answer \
+                    and self._related(context, topic) \
+                    and self._has_evidence(topic, mentioned | set(context.evidence), entities):
+                return Understanding("topic", result.intent, result.confidence, entities, via_context=True)
+        return None
+
+    def _subject(self, context: Topic) -> str:
+        """The conversation's subject as a word: the first term of the context topic's evidence
+        concept shared with the most other topics (cafeo for every CaféO topic, kim for KIM)."""
+        concepts = [e for e in context.evidence if e in self._content.concepts.terms]
+        if not concepts:
+            return ""
+        shared = max(concepts, key=lambda c: sum(c in t.evidence for t in self._content.topics.values()))
+        return self._content.concepts.terms[shared][0]
+
+    @staticmethod
+    def _has_evidence(topic: Topic, mentioned: set[str], entities: dict[str, str], own_only: bool = False) -> bool:
+        """Does the message mention the topic? A topic without declared evidence always passes,
+        unless `own_only` asks for evidence the message itself carries."""
+        if not topic.evidence:
+            return not own_only
+        return any(e in mentioned or (e.startswith("entity:") and e[len("entity:"):] in entities)
+                   for e in topic.evidence)
+
+    @staticmethod
+    def _related(context: Topic, topic: Topic) -> bool:
+        """Same topic, linked by follow-up buttons, or sharing an evidence concept."""
+        return (
+            topic.id == context.id
+            or topic.id in context.follow_ups
+            or context.id in topic.follow_ups
+            or bool(set(topic.evidence) & set(context.evidence))
+        )
