@@ -20,7 +20,8 @@ import subprocess
 import sys
 import tempfile
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,7 +135,7 @@ async def score_rasa_alone(cases: list[Case], rasa_url: str, token: str) -> list
     return verdicts
 
 
-def with_server(config: Path, name: str, score: Callable[[str, str], Awaitable[list[Verdict]]]) -> list[Verdict]:
+def with_server(config: Path, name: str, score: Callable[[str, str], Coroutine[Any, Any, list[Verdict]]]) -> list[Verdict]:
     """Train (or reuse) the model for `config`, serve it, run `score(url, token)`, stop it."""
     model = nlu_model.train(config, name=name)
     token, url = secrets.token_urlsafe(16), f"http://127.0.0.1:{PORT}"

@@ -14,31 +14,12 @@ from sqlalchemy import select
 
 from bot.content import load_content
 from bot.dialogue import Dialogue
-from bot.errors import NluUnavailable
 from bot.i18n import load_languages
 from bot.language_detection import LanguageGuesser
 from bot.messages import IncomingMessage, Outcome
-from bot.nlu import IntentScore, NluResult
+from tests.fakes import FakeNlu
 from bot.settings import PROJECT_ROOT
 from bot.storage import Message, Storage, User, make_engine, migrate
-
-
-class FakeNlu:
-    """Answers each text with the scripted (intent, confidence, entities); raises when told to be down."""
-
-    def __init__(self) -> None:
-        self.script: dict[str, NluResult] = {}
-        self.down = False
-
-    def says(self, text: str, intent: str, confidence: float = 0.95, entities: dict[str, str] | None = None,
-             ranking: list[tuple[str, float]] | None = None) -> None:
-        scores = tuple(IntentScore(n, c) for n, c in (ranking or [(intent, confidence)]))
-        self.script[text] = NluResult(intent, confidence, scores, entities or {})
-
-    async def parse(self, text: str) -> NluResult:
-        if self.down:
-            raise NluUnavailable("fake NLU is down")
-        return self.script.get(text, NluResult("out_of_scope", 0.9, (IntentScore("out_of_scope", 0.9),), {}))
 
 
 @pytest.fixture
@@ -170,3 +151,25 @@ async def test_typed_commands_work_like_buttons(dialogue: Dialogue) -> None:
     chosen = await dialogue.handle(text("/language tr"))
     assert (chosen.language, chosen.topic) == ("tr", "language")
     assert (await dialogue.handle(text("/human"))).topic == "handoff"
+
+
+async def test_context_expires_after_the_window(dialogue: Dialogue, nlu: FakeNlu) -> None:
+    nlu.says("was ist cafeo", "cafeo_about")
+    nlu.says("cafeo und wann ist es offen", "cafeo_hours", 0.8)
+    nlu.says("und wann ist es offen", "cafeo_hours", 0.8, ranking=[("cafeo_hours", 0.8)])
+    await dialogue.handle(text("was ist cafeo"))
+    soon = await dialogue.handle(text("und wann ist es offen"))
+    assert soon.topic == "cafeo.hours"
+    later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=31)
+    stale = await dialogue.handle(IncomingMessage("web", "u1", later, text="und wann ist es offen"))
+    assert stale.topic == "clarify"
+
+
+async def test_transliterated_messages_never_switch_the_language(dialogue: Dialogue, nlu: FakeNlu) -> None:
+    nlu.says("وين كافيه او", "cafeo_about")
+    # Both read as German to the language detector; both are Arabic in Latin letters.
+    nlu.says("ana bade deutschkurs fi herne", "courses_integration")
+    nlu.says("ana mehtaj deutschkurs b herne please", "courses_integration")
+    assert (await dialogue.handle(text("وين كافيه او"))).language == "ar"
+    assert (await dialogue.handle(text("ana bade deutschkurs fi herne"))).language == "ar"
+    assert (await dialogue.handle(text("ana mehtaj deutschkurs b herne please"))).language == "ar"
