@@ -14,7 +14,7 @@ test: setup
 	$(APP) -m pytest
 
 eval: setup
-	$(APP) -m bot.evaluate
+	$(APP) -m bot.evaluate $(ARGS)
 
 setup: .venv/.installed $(RASA_VENV)/.installed i18n-compile model
 

@@ -16,13 +16,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RASA = Path(os.environ.get("RASA_VENV", ROOT / ".venv-rasa")) / "bin" / "rasa"
 MODELS = ROOT / "models"
-INPUTS = [ROOT / "nlu_data", ROOT / "bot" / "normalization.py", ROOT / "bot" / "rasa_normalizer.py",
-          ROOT / "requirements-rasa.txt"]
+INPUTS = [ROOT / "nlu_data", ROOT / "requirements-rasa.txt"]
+# Code a pipeline runs when its config names our normaliser component.
+NORMALIZER = [ROOT / "bot" / "normalization.py", ROOT / "bot" / "rasa_normalizer.py"]
 
 
 def fingerprint(config: Path) -> str:
     digest = hashlib.sha256()
-    files = sorted(p for base in INPUTS + [config] for p in ([base] if base.is_file() else base.rglob("*")) if p.is_file())
+    inputs = INPUTS + [config] + (NORMALIZER if "bot.rasa_normalizer" in config.read_text() else [])
+    files = sorted(p for base in inputs for p in ([base] if base.is_file() else base.rglob("*")) if p.is_file())
     for path in files:
         digest.update(str(path.relative_to(ROOT)).encode())
         digest.update(path.read_bytes())

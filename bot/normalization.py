@@ -107,3 +107,15 @@ def normalize_with_spans(text: str, spans: List[Tuple[int, int]]) -> Tuple[str, 
     if rest:
         pieces.append(rest)
     return " ".join(pieces), new_spans
+
+
+# Arabic and Persian attach short words to the next one: "بفانه" is "in Wanne", "وللنساء"
+# "and for women". Lookup entries (districts) are matched with these prefixes too.
+_PROCLITICS = ("\u0628", "\u0648", "\u0644", "\u0641", "\u0648\u0628", "\u0641\u064a")  # ب و ل ف وب في
+
+
+def with_proclitics(term: str) -> List[str]:
+    """`term` and, when it is written in Arabic script, its forms with attached prefixes."""
+    if not term or not ("\u0600" <= term[0] <= "\u06ff"):
+        return [term]
+    return [term] + [prefix + term for prefix in _PROCLITICS]

@@ -15,7 +15,7 @@ from rasa.shared.nlu.constants import ENTITIES, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.normalization import normalize, normalize_with_spans
+from bot.normalization import normalize, normalize_with_spans, with_proclitics
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER], is_trainable=False)
@@ -36,10 +36,16 @@ class TextNormalizer(GraphComponent):
         for example in training_data.training_examples:
             self._normalize_message(example)
         for table in training_data.lookup_tables:
-            table["elements"] = sorted({normalize(str(e)) for e in table["elements"]} - {""})
-        training_data.entity_synonyms = {
-            normalize(variant): value for variant, value in training_data.entity_synonyms.items()
-        }
+            elements = {normalize(str(e)) for e in table["elements"]} - {""}
+            table["elements"] = sorted({form for e in elements for form in with_proclitics(e)})
+        synonyms = {}
+        for variant, value in training_data.entity_synonyms.items():
+            for form in with_proclitics(normalize(variant)):
+                synonyms[form] = value
+        for value in {str(v) for v in training_data.entity_synonyms.values()}:
+            for form in with_proclitics(normalize(value))[1:]:
+                synonyms.setdefault(form, value)
+        training_data.entity_synonyms = synonyms
         return training_data
 
     def process(self, messages: List[Message]) -> List[Message]:

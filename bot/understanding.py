@@ -104,7 +104,10 @@ class Interpreter:
         own = {i: c for i, c in related.items()
                if self._has_evidence(self._content.by_intent[i], mentioned, entities, own_only=True)}
         if own:
-            best = max(own, key=lambda i: own[i])
+            # Naming a topic other than the current one means the user moved on ("after the
+            # test, where is a course?"): such a topic goes first, then the classifier's order.
+            context_intents = set(context.intents)
+            best = max(own, key=lambda i: (i not in context_intents, own[i]))
             return Understanding("topic", best, own[best], entities, via_context=True)
         for result in (second, first):
             topic = self._content.by_intent.get(result.intent)

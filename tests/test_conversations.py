@@ -112,3 +112,43 @@ async def test_healthz_reports_nlu_and_database(client: httpx.AsyncClient) -> No
     response = await client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "nlu": "ok", "db": "ok"}
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "When does the Jobcenter open?",
+        "Where is the foreigners' office?",
+        "How do I open a bank account?",
+        "wann hat das sozialamt offen",
+        "متى يفتح مكتب الاجانب",
+        "джобцентр коли відкритий",
+        "kindergeld ne zaman yatar",
+        "ساعت کاری بیمارستان هرنه",
+    ],
+)
+async def test_near_misses_never_get_one_of_our_topics(client: httpx.AsyncClient, question: str) -> None:
+    body = await Chat(client).say(question)
+    assert body["topic"] in ("out_of_scope", "clarify"), body["topic"]
+
+
+@pytest.mark.parametrize(
+    ("first", "first_topic", "follow_up", "follow_up_topic"),
+    [
+        ("was ist das cafeo", "cafeo.about", "und wann ist es offen?", "cafeo.hours"),
+        ("when is cafeo open", "cafeo.hours", "and for women?", "cafeo.women"),
+        ("шукаю курс німецької", "courses.integration", "а тест?", "courses.placement"),
+        ("ما هو كيم", "kim.about", "وانا ساكن بفانه؟", "kim.contact"),
+    ],
+)
+async def test_follow_ups_resolve_against_the_previous_topic(
+    client: httpx.AsyncClient, first: str, first_topic: str, follow_up: str, follow_up_topic: str
+) -> None:
+    chat = Chat(client)
+    assert (await chat.say(first))["topic"] == first_topic
+    assert (await chat.say(follow_up))["topic"] == follow_up_topic
+
+
+async def test_a_greeting_with_a_question_gets_the_answer(client: httpx.AsyncClient) -> None:
+    body = await Chat(client).say("salam, wo ist das cafeo?")
+    assert body["topic"] == "cafeo.about"
