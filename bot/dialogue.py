@@ -23,6 +23,7 @@ from actions.base import (
 from actions.handoff import HANDOFF_INTENT, hand_off
 from actions.menu import goodbye, greet, show_menu, thanks
 from actions.out_of_scope import clarify, nlu_unavailable, out_of_scope
+from actions.privacy import DELETE_ASK, DELETE_CONFIRM, PRIVACY, ask_to_delete, deleted, privacy, unsupported_message
 from actions.switch_language import offer_languages, switch_language, unsupported_language
 from bot.content import ContentStore, Topic
 from bot.errors import NluUnavailable
@@ -35,8 +36,9 @@ from bot.understanding import Interpreter, Understanding
 
 OUT_OF_SCOPE = "out_of_scope"
 # Typed commands, as on Telegram, map to the button that does the same.
-COMMANDS = {"/start": MENU, "/menu": MENU, "/help": MENU, "/language": LANGUAGES, "/lang": LANGUAGES,
-            "/human": HANDOFF}
+START = "s"
+COMMANDS = {"/start": START, "/menu": MENU, "/help": MENU, "/language": LANGUAGES, "/lang": LANGUAGES,
+            "/human": HANDOFF, "/privacy": PRIVACY, "/delete": DELETE_ASK}
 
 
 class Nlu(Protocol):
@@ -78,14 +80,23 @@ class Dialogue:
         """Answer one message. The incoming text is committed before anything can fail."""
         async with self._storage.session() as session:
             user = await self._storage.get_or_create_user(session, message.channel, message.user_ref)
-            session.add(Message(user_id=user.id, direction="in", text=message.text or message.button,
-                                language=user.language, created_at=message.received_at))
+            inbound = message.text or message.button or f"({message.unsupported}: received, unsupported)"
+            session.add(Message(user_id=user.id, direction="in", text=inbound, language=user.language,
+                                topic="unsupported" if message.unsupported else None, created_at=message.received_at))
             await session.commit()
             state = _State.of(user)
 
         intent, confidence = "", 0.0
-        command = COMMANDS.get(message.text.split()[0].lower()) if message.text.startswith("/") else None
-        if message.button or command is not None:
+        command = COMMANDS.get(message.text.split()[0].split("@")[0].lower()) if message.text.startswith("/") else None
+        if message.unsupported:
+            language = state.language or self._hinted(message.language_hint) or self._default
+            result = unsupported_message(self.turn(language))
+        elif message.button == DELETE_CONFIRM:
+            language = state.language or self._default
+            await self._storage.delete_user(state.user_id)
+            result = deleted(self.turn(language))
+            return Outcome(language=language, topic=result.topic, replies=result.replies)
+        elif message.button or command is not None:
             payload = message.button or self._command_payload(message.text, command or "")
             result, language = self._on_button(payload, state, message.language_hint)
         else:
@@ -118,8 +129,14 @@ class Dialogue:
             language = payload[len(LANGUAGE_PREFIX):]
             return switch_language(self.turn(language)), language
         turn = self.turn(language)
+        if payload == START:
+            return greet(turn, first_contact=True), language
         if payload == MENU:
             return show_menu(turn), language
+        if payload == PRIVACY:
+            return privacy(turn), language
+        if payload == DELETE_ASK:
+            return ask_to_delete(turn), language
         if payload == LANGUAGES:
             return offer_languages(turn), language
         if payload == HANDOFF:

@@ -30,6 +30,8 @@ class IncomingMessage:
     text: str = ""
     button: str = ""
     language_hint: str = ""
+    # What arrived when it was no text the bot can read ("voice", "photo", "sticker"...).
+    unsupported: str = ""
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,8 @@ def main() -> int:
                     pass
                 if ready:
                     print(f"\nReady after {time.monotonic() - started:.0f} s. Open the web chat: "
-                          f"http://{settings.bot_http_host}:{settings.bot_http_port}/\nStop with Ctrl-C.\n", flush=True)
+                          f"http://{settings.bot_http_host}:{settings.bot_http_port}/\n"
+                          f"Channels on: {', '.join(settings.channels())}\nStop with Ctrl-C.\n", flush=True)
                 elif time.monotonic() - started > READY_TIMEOUT_SECONDS:
                     print(f"not ready after {READY_TIMEOUT_SECONDS} s; stopping", file=sys.stderr)
                     return 1

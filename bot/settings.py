@@ -1,8 +1,10 @@
 """Typed settings read from the environment, with defaults that run on a developer's machine."""
 
+import re
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
@@ -31,6 +33,14 @@ class Settings(BaseSettings):
     # Languages the detector weighs against ours, so that e.g. Polish is recognised as
     # unsupported instead of being answered in Romanian (ISO 639-1 codes, comma-separated).
     contrast_languages: str = "fr,es,it,pl,bg,sq,sr,hr,bs,pt,nl,el,hu,so,vi"
+    # Telegram: off when no token is set. TELEGRAM_API_BASE_URL has PTB's base_url meaning:
+    # the token and the method are appended (a local fake of the Bot API in tests).
+    telegram_bot_token: str = ""
+    telegram_mode: Literal["webhook", "polling"] = "polling"
+    telegram_webhook_url: str = ""
+    telegram_webhook_secret: str = ""
+    telegram_api_base_url: str = "https://api.telegram.org/bot"
+    telegram_poll_timeout: int = Field(default=25, ge=0, le=60)
     # Minutes after which the topic of the previous turn no longer resolves follow-ups.
     context_minutes: int = Field(default=30, ge=1)
 
@@ -63,6 +73,22 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
+
+    @model_validator(mode="after")
+    def _telegram_webhook_complete(self) -> "Settings":
+        if self.telegram_bot_token and self.telegram_mode == "webhook":
+            if not self.telegram_webhook_url.startswith("https://") and not self.telegram_webhook_url.startswith("http://"):
+                raise ValueError("TELEGRAM_WEBHOOK_URL must be the public https:// URL of /telegram/webhook")
+            if not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", self.telegram_webhook_secret):
+                raise ValueError("TELEGRAM_WEBHOOK_SECRET must be 16-256 characters of A-Z a-z 0-9 _ -")
+        return self
+
+    def channels(self) -> list[str]:
+        """The channels this configuration turns on, for `make run` to print."""
+        on = ["web chat"]
+        if self.telegram_bot_token:
+            on.append(f"Telegram ({self.telegram_mode})")
+        return on
 
     def contrast_language_list(self) -> list[str]:
         return [code.strip() for code in self.contrast_languages.split(",") if code.strip()]

@@ -7,7 +7,7 @@ owned by the Alembic migrations in migrations/; `migrate` brings a database up t
 import datetime as dt
 from pathlib import Path
 
-from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, select, true
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -37,6 +37,8 @@ class User(Base):
     context_topic: Mapped[str | None] = mapped_column(String(64), nullable=True)
     context_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     awaiting_slot: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # False once the channel says the user blocked the bot: nothing more is sent to them.
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
@@ -55,6 +57,40 @@ class Message(Base):
     confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
     topic: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class InboxUpdate(Base):
+    """A channel update as received, stored before the channel is acknowledged (at-least-once in)."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (UniqueConstraint("channel", "bot_id", "update_id", name="uq_inbox_update"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    bot_id: Mapped[str] = mapped_column(String(64))
+    update_id: Mapped[int] = mapped_column(BigInteger)
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending | done
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    processed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class OutboxMessage(Base):
+    """One call to a channel's API (a reply), retried until sent, given up, or the user blocked us."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    chat_id: Mapped[str] = mapped_column(String(128))
+    method: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed | blocked
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 def make_engine(database_url: str) -> AsyncEngine:
@@ -98,7 +134,18 @@ class Storage:
             user = User(channel=channel, channel_user_id=channel_user_id)
             session.add(user)
             await session.flush()
+        elif not user.active:
+            user.active = True  # they wrote to us again, so they no longer block the bot
         return user
+
+    async def delete_user(self, user_id: int) -> None:
+        """Delete a user and every message of theirs (asked for with /delete)."""
+        from sqlalchemy import delete
+
+        async with self.session() as session:
+            await session.execute(delete(Message).where(Message.user_id == user_id))
+            await session.execute(delete(User).where(User.id == user_id))
+            await session.commit()
 
     async def ping(self) -> bool:
         from sqlalchemy import text

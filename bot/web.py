@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from bot.channels.telegram import TelegramChannel
 from bot.content import load_content
 from bot.dialogue import Dialogue
 from bot.errors import BadRequest
@@ -107,6 +108,7 @@ class Services:
     nlu: RasaNluClient
     http: httpx.AsyncClient
     languages_json: str
+    telegram: TelegramChannel | None
 
 
 def create_app(settings: Settings, guesser: LanguageGuesser | None = None) -> Starlette:
@@ -130,15 +132,34 @@ def create_app(settings: Settings, guesser: LanguageGuesser | None = None) -> St
                             settings.answer_threshold, settings.clarify_threshold, settings.context_minutes)
         languages_json = json.dumps({code: {"name": l.native_name, "rtl": l.rtl} for code, l in languages.items()},
                                     ensure_ascii=False)
-        services["app"] = Services(dialogue, storage, nlu, http, languages_json)
+        telegram = None
+        if settings.telegram_bot_token:
+            telegram = TelegramChannel(
+                settings.telegram_bot_token, settings.telegram_api_base_url, settings.telegram_mode,
+                settings.telegram_webhook_url, settings.telegram_webhook_secret, storage, dialogue.handle,
+                languages, settings.telegram_poll_timeout,
+            )
+            await telegram.start()
+        services["app"] = Services(dialogue, storage, nlu, http, languages_json, telegram)
         try:
             yield
         finally:
+            if telegram is not None:
+                await telegram.stop()
             await http.aclose()
             await engine.dispose()
 
     async def chat(request: Request) -> Response:
         status, body = await chat_request(await request.body(), services["app"].dialogue.handle)
+        return JSONResponse(body, status_code=status)
+
+    async def telegram_webhook(request: Request) -> Response:
+        telegram = services["app"].telegram
+        if telegram is None or settings.telegram_mode != "webhook":
+            return JSONResponse({"error": "Telegram webhook is not enabled"}, status_code=404)
+        status, body = await telegram.webhook(
+            await request.body(), request.headers.get("X-Telegram-Bot-Api-Secret-Token")
+        )
         return JSONResponse(body, status_code=status)
 
     async def healthz(request: Request) -> Response:
@@ -157,6 +178,7 @@ def create_app(settings: Settings, guesser: LanguageGuesser | None = None) -> St
             Route("/", page, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/api/chat", chat, methods=["POST"]),
+            Route("/telegram/webhook", telegram_webhook, methods=["POST"]),
         ],
         lifespan=lifespan,
     )

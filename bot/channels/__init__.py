@@ -1,0 +1,1 @@
+"""Channel adapters: each parses its platform's requests into IncomingMessages and sends Replies."""

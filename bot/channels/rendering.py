@@ -1,0 +1,31 @@
+"""Turning replies into what a channel can carry: length limits, and numbered text for buttons."""
+
+from bot.messages import Reply
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Pieces of at most `limit` characters, cut at paragraph, then line, then word boundaries."""
+    pieces: list[str] = []
+    rest = text.strip()
+    while len(rest) > limit:
+        window = rest[: limit + 1]
+        cut = max(window.rfind("\n\n"), -1)
+        if cut <= 0:
+            cut = window.rfind("\n")
+        if cut <= 0:
+            cut = window.rfind(" ")
+        if cut <= 0:
+            cut = limit
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        pieces.append(rest)
+    return pieces
+
+
+def numbered_text(reply: Reply) -> str:
+    """A reply whose buttons a channel cannot show: the choices as a numbered list."""
+    if not reply.buttons:
+        return reply.text
+    choices = "\n".join(f"{number}. {button.title}" for number, button in enumerate(reply.buttons, start=1))
+    return f"{reply.text}\n\n{choices}"
