@@ -173,3 +173,26 @@ async def test_transliterated_messages_never_switch_the_language(dialogue: Dialo
     assert (await dialogue.handle(text("وين كافيه او"))).language == "ar"
     assert (await dialogue.handle(text("ana bade deutschkurs fi herne"))).language == "ar"
     assert (await dialogue.handle(text("ana mehtaj deutschkurs b herne please"))).language == "ar"
+
+
+async def test_privacy_says_what_is_stored_and_delete_removes_it(dialogue: Dialogue, nlu: FakeNlu) -> None:
+    nlu.says("was ist kim genau", "kim_about", 0.9)
+    await dialogue.handle(text("was ist kim genau"))
+    shown = await dialogue.handle(text("/privacy"))
+    assert shown.topic == "privacy" and "d" in payloads(shown)
+    asked = await dialogue.handle(text("/delete"))
+    assert asked.topic == "delete" and "d!" in payloads(asked)
+    async with dialogue._storage.session() as session:  # noqa: SLF001 - nothing deleted before confirming
+        assert (await session.scalars(select(Message))).all()
+    done = await dialogue.handle(button("d!"))
+    assert done.topic == "deleted" and done.language == "de"
+    async with dialogue._storage.session() as session:  # noqa: SLF001
+        assert (await session.scalars(select(Message))).all() == []
+        assert (await session.scalars(select(User))).all() == []
+
+
+async def test_a_voice_message_is_kept_and_answered_in_the_users_language(dialogue: Dialogue) -> None:
+    voice = IncomingMessage("telegram", "u9", dt.datetime.now(dt.timezone.utc), unsupported="voice", language_hint="tr")
+    outcome = await dialogue.handle(voice)
+    assert (outcome.topic, outcome.language) == ("unsupported", "tr")
+    assert "t:cafeo.about" in payloads(outcome)
