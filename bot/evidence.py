@@ -4,7 +4,8 @@ A classifier trained only on our topics maps "when does the Jobcenter open?" to 
 with full confidence. So a topic is answered only when the message (or the conversation's
 current topic) mentions one of the concepts its content file lists under `evidence`.
 Terms are normalised like messages; a term matches a word that starts with it, or, from
-four characters on, contains it; a term with spaces matches as a phrase.
+four characters on, contains it; a two-letter term only a whole word; a term with spaces
+matches as a phrase.
 """
 
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from bot.errors import ContentError
 from bot.normalization import normalize
 
 PHRASE_MIN = 4  # one-word terms this long also match inside words (kurs in deutschkurs)
+WHOLE_WORD_MAX = 2  # terms this short (Persian اپ, "app") match only a whole word
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,10 @@ class Concepts:
             for term in terms:
                 if " " in term:
                     if f" {term} " in padded or (len(term) >= PHRASE_MIN and term in normalized):
+                        found.add(name)
+                        break
+                elif len(term) <= WHOLE_WORD_MAX:
+                    if term in words:
                         found.add(name)
                         break
                 elif any(w.startswith(term) or (len(term) >= PHRASE_MIN and term in w) for w in words):
@@ -74,7 +80,7 @@ def load_concepts(path: Path) -> Concepts:
         normalized = []
         for item in value.value:
             term = normalize(str(item.value)) if isinstance(item, yaml.ScalarNode) else ""
-            if len(term) < 3 and " " not in term:
+            if len(term) < WHOLE_WORD_MAX and " " not in term:
                 raise ContentError(f"{path}:{item.start_mark.line + 1}: term {item.value!r} is too short to be evidence")
             normalized.append(term)
         terms[str(key.value)] = tuple(dict.fromkeys(normalized))

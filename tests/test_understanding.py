@@ -150,3 +150,8 @@ def test_concepts_match_across_scripts_and_spellings(content: ContentStore) -> N
     assert "other_services" in mentioned("wann hat das jobcenter offen")
     assert "women" in mentioned("وللنساء؟")
     assert "cafeo" not in mentioned("wann hat das jobcenter offen")
+
+
+def test_a_two_letter_term_matches_only_a_whole_word(content: ContentStore) -> None:
+    assert "app" in content.concepts.mentioned("یه اپ برای هرنه هست؟")
+    assert "app" not in content.concepts.mentioned("اپرا کجاست")  # "opera" starts with the same letters
