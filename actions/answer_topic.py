@@ -3,7 +3,7 @@
 from actions.base import ActionResult, Turn, VALUE_PREFIX, person_button, topic_button
 from bot.content import HANDOFF, OPENING_HOURS_PLACEHOLDER, Topic
 from bot.i18n import format_opening_hours
-from bot.messages import Button, Reply
+from bot.messages import Button, Place, Reply
 
 
 def _follow_up_buttons(turn: Turn, topic: Topic) -> tuple[Button, ...]:
@@ -38,4 +38,7 @@ def answer_topic(turn: Turn, topic: Topic, slot_value: str | None = None, ask_sl
         return ActionResult(
             topic.id, (Reply(text.ask.strip(), choices),), context_topic=topic.id, awaiting_slot=topic.id
         )
-    return ActionResult(topic.id, (Reply(_fill(turn, topic, text.answer), buttons),), context_topic=topic.id)
+    place = None
+    if topic.place is not None:
+        place = Place(topic.place.name, topic.place.address, topic.place.latitude, topic.place.longitude)
+    return ActionResult(topic.id, (Reply(_fill(turn, topic, text.answer), buttons, place),), context_topic=topic.id)

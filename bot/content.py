@@ -45,6 +45,21 @@ class OpeningHours(_Strict):
         return self
 
 
+class PlaceField(_Strict):
+    """Where a topic's service is. Coordinates only from staff (the report gives none)."""
+
+    name: str = Field(min_length=1)
+    address: str = Field(min_length=1)
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> "PlaceField":
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValueError("give both latitude and longitude, or neither")
+        return self
+
+
 class Slot(_Strict):
     """A topic whose answer depends on one entity, e.g. kim.contact on the user's district."""
 
@@ -77,6 +92,7 @@ class Topic(_Strict):
     # Concepts (content/concepts.yml) or `entity:<name>`, one of which the message or the
     # conversation's topic must mention before this topic is answered; empty: no check.
     evidence: list[str] = []
+    place: PlaceField | None = None
     texts: dict[str, LanguageText] = Field(min_length=1)
 
 def _consistency_problems(topic: Topic) -> list[tuple[tuple[Any, ...], str]]:

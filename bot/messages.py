@@ -13,11 +13,29 @@ class Button:
 
 
 @dataclass(frozen=True)
+class Place:
+    """A place to show on a map: always a name and an address; coordinates when staff gave them."""
+
+    name: str
+    address: str
+    latitude: float | None = None
+    longitude: float | None = None
+
+    @property
+    def map_url(self) -> str:
+        """A map search for the address, for channels that cannot show a pin without coordinates."""
+        from urllib.parse import quote
+
+        return f"https://www.openstreetmap.org/search?query={quote(self.address)}"
+
+
+@dataclass(frozen=True)
 class Reply:
     """One message from the bot to the user."""
 
     text: str
     buttons: tuple[Button, ...] = ()
+    place: Place | None = None
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,8 @@ def render_outcome(outcome: Outcome) -> dict[str, Any]:
         "topic": outcome.topic,
         "replies": [
             {"text": r.text, "buttons": [{"title": b.title, "payload": b.payload} for b in r.buttons]}
+            | ({"place": {"name": r.place.name, "address": r.place.address, "map_url": r.place.map_url}}
+               if r.place is not None else {})
             for r in outcome.replies
         ],
         "handoff": outcome.handoff,

@@ -91,7 +91,7 @@ class FakeTelegram:
             if method == "setWebhook":
                 self.webhook = params
             return JSONResponse({"ok": True, "result": True})
-        if method == "sendMessage":
+        if method in ("sendMessage", "sendVenue"):
             chat = str(params["chat_id"])
             if self.failures.get(chat):
                 failure = self.failures[chat].pop(0)
@@ -99,7 +99,14 @@ class FakeTelegram:
                 return JSONResponse(body, status_code=body["error_code"])
             body = copy.deepcopy(sample("sendMessage"))
             self.next_message_id += 1
-            body["result"].update(message_id=self.next_message_id, date=int(time.time()), text=params["text"])
+            body["result"].update(message_id=self.next_message_id, date=int(time.time()))
+            if method == "sendVenue":
+                del body["result"]["text"]
+                body["result"]["venue"] = {
+                    "location": {"latitude": float(params["latitude"]), "longitude": float(params["longitude"])},
+                    "title": params["title"], "address": params["address"]}
+            else:
+                body["result"]["text"] = params["text"]
             body["result"]["chat"]["id"] = int(chat)
             return JSONResponse(body)
         if method == "getUpdates":

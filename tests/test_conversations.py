@@ -34,6 +34,7 @@ async def test_a_conversation_in_each_language(client: httpx.AsyncClient, langua
     follow_up = await chat.press("t:cafeo.about")
     assert (follow_up["language"], follow_up["topic"]) == (language, "cafeo.about")
     assert "Overwegstr. 32" in texts(follow_up)
+    assert follow_up["replies"][0]["place"]["address"] == "Overwegstr. 32, 44623 Herne"
 
     courses = await chat.say(course_question)
     assert (courses["language"], courses["topic"]) == (language, "courses.integration")

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from bot.channels.telegram import MAX_TEXT, render
 from bot.i18n import load_languages
 from bot.language_detection import LanguageGuesser
-from bot.messages import Button, Outcome, Reply
+from bot.messages import Button, Outcome, Place, Reply
 from bot.settings import PROJECT_ROOT
 from bot.storage import InboxUpdate, Message, OutboxMessage, Storage, User, make_engine, migrate
 from tests.conftest import free_port, make_settings, start_app
@@ -50,7 +50,7 @@ def start_update(update_id: int) -> dict[str, Any]:
 
 def callback_data(sent: dict[str, Any]) -> list[str]:
     markup = sent.get("reply_markup") or {"inline_keyboard": []}
-    return [button["callback_data"] for row in markup["inline_keyboard"] for button in row]
+    return [button["callback_data"] for row in markup["inline_keyboard"] for button in row if "callback_data" in button]
 
 
 class Telegram:
@@ -120,6 +120,8 @@ async def conversation(telegram: Telegram, deliver: Any) -> None:
     await fake.wait_for(2, method="answerCallbackQuery")
     follow_up = (await fake.wait_for(6, CHAT))[5]
     assert "Overwegstr. 32" in follow_up["text"]
+    # The report gives no coordinates, so the address comes as a map link rather than a pin.
+    assert follow_up["reply_markup"]["inline_keyboard"][0][0]["url"].startswith("https://www.openstreetmap.org/search?")
     every_button = [data for sent in fake.sent(CHAT) for data in callback_data(sent)]
     assert every_button and all(len(data.encode()) <= 64 for data in every_button)
 
@@ -242,3 +244,33 @@ def test_long_answers_are_split_on_paragraphs_with_buttons_under_the_last_piece(
 def test_a_button_payload_over_64_bytes_is_refused() -> None:
     with pytest.raises(ValueError, match="64 bytes"):
         render("1", Outcome("de", "x", (Reply("t", (Button("b", "t:" + "x" * 70),)),)))
+
+
+def test_a_place_with_coordinates_is_sent_as_a_venue() -> None:
+    place = Place("CaféO", "Overwegstr. 32, 44623 Herne", 51.5, 7.2)
+    sends = render("1", Outcome("de", "cafeo.about", (Reply("Adresse", (Button("Menü", "m"),), place),)))
+    assert [s.method for s in sends] == ["sendMessage", "sendVenue"]
+    assert sends[1].params == {"latitude": 51.5, "longitude": 7.2, "title": "CaféO", "address": "Overwegstr. 32, 44623 Herne"}
+
+
+def test_a_place_without_coordinates_gets_a_map_link() -> None:
+    place = Place("CaféO", "Overwegstr. 32, 44623 Herne")
+    [send] = render("1", Outcome("de", "cafeo.about", (Reply("Adresse", (), place),)))
+    assert send.params["reply_markup"]["inline_keyboard"] == [
+        [{"text": "📍 Overwegstr. 32, 44623 Herne",
+          "url": "https://www.openstreetmap.org/search?query=Overwegstr.%2032%2C%2044623%20Herne"}]
+    ]
+
+
+async def test_a_venue_goes_through_the_outbox_to_the_bot_api(webhook: Telegram) -> None:
+    """The outbox sends a sendVenue row like any other (what staff coordinates will produce)."""
+    engine = make_engine(webhook.database_url)
+    async with Storage(engine).session() as session:
+        session.add(OutboxMessage(channel="telegram", chat_id=str(CHAT), method="sendVenue", status="pending",
+                                  payload=json.dumps({"latitude": 51.5, "longitude": 7.2, "title": "CaféO",
+                                                      "address": "Overwegstr. 32, 44623 Herne"})))
+        await session.commit()
+    await engine.dispose()
+    await webhook.post(text_update(60, "/menu"))  # wakes the outbox
+    [venue] = await webhook.fake.wait_for(1, CHAT, method="sendVenue")
+    assert (float(venue["latitude"]), venue["title"]) == (51.5, "CaféO")

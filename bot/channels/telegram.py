@@ -68,12 +68,19 @@ def render(chat_id: str, outcome: Outcome) -> list[Send]:
     sends = []
     for reply in outcome.replies:
         pieces = split_text(reply.text, MAX_TEXT) or [""]
+        rows: list[list[dict[str, str]]] = []
+        place = reply.place
+        if place is not None and place.latitude is None:
+            rows.append([{"text": f"📍 {place.address}", "url": place.map_url}])
+        rows += [[{"text": b.title, "callback_data": _callback_data(b.payload)}] for b in reply.buttons]
         for number, piece in enumerate(pieces):
             params: dict[str, Any] = {"text": piece}
-            if reply.buttons and number == len(pieces) - 1:
-                rows = [[{"text": b.title, "callback_data": _callback_data(b.payload)}] for b in reply.buttons]
+            if rows and number == len(pieces) - 1:
                 params["reply_markup"] = {"inline_keyboard": rows}
             sends.append(Send(chat_id, "sendMessage", params))
+        if place is not None and place.latitude is not None and place.longitude is not None:
+            sends.append(Send(chat_id, "sendVenue", {"latitude": place.latitude, "longitude": place.longitude,
+                                                     "title": place.name, "address": place.address}))
     return sends
 
 
@@ -286,13 +293,13 @@ class TelegramChannel:
             if due > now:
                 wait = min(wait, (due - now).total_seconds())
                 continue
-            if row.method == "sendMessage":
+            if row.method in ("sendMessage", "sendVenue"):
                 pause = self._last_sent.get(row.chat_id, 0.0) + CHAT_INTERVAL_SECONDS - loop.time()
                 if pause > 0:
                     wait = min(wait, pause)
                     continue
             await self._send(row)
-            if row.method == "sendMessage":
+            if row.method in ("sendMessage", "sendVenue"):
                 self._last_sent[row.chat_id] = loop.time()
             wait = min(wait, 0.05)
         return max(wait, 0.01)
@@ -304,10 +311,14 @@ class TelegramChannel:
             if row.method == "sendMessage":
                 markup = params.get("reply_markup")
                 keyboard = InlineKeyboardMarkup(
-                    [[InlineKeyboardButton(b["text"], callback_data=b["callback_data"]) for b in line]
-                     for line in markup["inline_keyboard"]]
+                    [[InlineKeyboardButton(b["text"], callback_data=b.get("callback_data"), url=b.get("url"))
+                      for b in line] for line in markup["inline_keyboard"]]
                 ) if markup else None
                 await self.bot.send_message(chat_id=row.chat_id, text=params["text"], reply_markup=keyboard)
+            elif row.method == "sendVenue":
+                await self.bot.send_venue(chat_id=row.chat_id, latitude=params["latitude"],
+                                          longitude=params["longitude"], title=params["title"],
+                                          address=params["address"])
             elif row.method == "answerCallbackQuery":
                 await self.bot.answer_callback_query(params["callback_query_id"])
             else:
