@@ -30,19 +30,13 @@ from bot.errors import NluUnavailable
 from bot.i18n import Language, script_of
 from bot.language_detection import Detection
 from bot.messages import IncomingMessage, Outcome, Reply
-from bot.nlu import NluResult
 from bot.storage import Message, Storage, User, utcnow
-from bot.understanding import Interpreter, Understanding
+from bot.understanding import Interpreter, Nlu, Understanding
 
-OUT_OF_SCOPE = "out_of_scope"
 # Typed commands, as on Telegram, map to the button that does the same.
 START = "s"
 COMMANDS = {"/start": START, "/menu": MENU, "/help": MENU, "/language": LANGUAGES, "/lang": LANGUAGES,
             "/human": HANDOFF, "/privacy": PRIVACY, "/delete": DELETE_ASK}
-
-
-class Nlu(Protocol):
-    async def parse(self, text: str) -> NluResult: ...
 
 
 class Guesser(Protocol):
