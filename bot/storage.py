@@ -8,6 +8,7 @@ import datetime as dt
 from pathlib import Path
 
 from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, select, true
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -131,9 +132,16 @@ class Storage:
             select(User).where(User.channel == channel, User.channel_user_id == channel_user_id)
         )
         if user is None:
-            user = User(channel=channel, channel_user_id=channel_user_id)
-            session.add(user)
-            await session.flush()
+            try:
+                async with session.begin_nested():
+                    user = User(channel=channel, channel_user_id=channel_user_id)
+                    session.add(user)
+            except IntegrityError:
+                # Two first messages at once: the other one created the user; use that row.
+                user = await session.scalar(
+                    select(User).where(User.channel == channel, User.channel_user_id == channel_user_id)
+                )
+                assert user is not None
         elif not user.active:
             user.active = True  # they wrote to us again, so they no longer block the bot
         return user

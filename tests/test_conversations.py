@@ -153,3 +153,12 @@ async def test_follow_ups_resolve_against_the_previous_topic(
 async def test_a_greeting_with_a_question_gets_the_answer(client: httpx.AsyncClient) -> None:
     body = await Chat(client).say("salam, wo ist das cafeo?")
     assert body["topic"] == "cafeo.about"
+
+
+async def test_two_first_messages_at_once_are_both_answered(client: httpx.AsyncClient) -> None:
+    """A new user's double tap: both requests race to create the user; neither is lost."""
+    import asyncio
+
+    chat = Chat(client, user="double-tap")
+    first, second = await asyncio.gather(chat.say("was ist cafeo"), chat.say("wann ist cafeo offen"))
+    assert {first["topic"], second["topic"]} == {"cafeo.about", "cafeo.hours"}
