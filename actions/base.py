@@ -1,6 +1,6 @@
 """What every action receives (Turn) and returns (ActionResult), and the buttons they share."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bot.content import ContentStore
 from bot.i18n import Language
@@ -37,7 +37,6 @@ class ActionResult:
     awaiting_slot: str | None = None
     handoff: bool = False
     set_language: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 def topic_button(turn: Turn, topic_id: str) -> Button:

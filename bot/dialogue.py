@@ -78,7 +78,7 @@ class Dialogue:
             session.add(Message(user_id=user.id, direction="in", text=inbound, language=user.language,
                                 topic="unsupported" if message.unsupported else None, created_at=message.received_at))
             await session.commit()
-            state = _State.of(user)
+            state = _State(user)
 
         intent, confidence = "", 0.0
         command = COMMANDS.get(message.text.split()[0].split("@")[0].lower()) if message.text.startswith("/") else None
@@ -245,7 +245,3 @@ class _State:
         self.awaiting_slot = user.awaiting_slot
         self.context_topic = user.context_topic
         self.context_at = user.context_at
-
-    @classmethod
-    def of(cls, user: User) -> "_State":
-        return cls(user)

@@ -1,6 +1,6 @@
 """The application's own message model: channels translate to and from these, nothing else leaves them."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 
@@ -62,4 +62,3 @@ class Outcome:
     handoff: bool = False
     intent: str = ""
     confidence: float = 0.0
-    extra: dict[str, str] = field(default_factory=dict)
