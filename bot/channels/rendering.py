@@ -1,7 +1,4 @@
-"""Turning replies into what a channel can carry: length limits, and numbered text for buttons."""
-
-from bot.messages import Reply
-
+"""Turning replies into what a channel can carry: its length limit."""
 
 def split_text(text: str, limit: int) -> list[str]:
     """Pieces of at most `limit` characters, cut at paragraph, then line, then word boundaries."""
@@ -21,11 +18,3 @@ def split_text(text: str, limit: int) -> list[str]:
     if rest:
         pieces.append(rest)
     return pieces
-
-
-def numbered_text(reply: Reply) -> str:
-    """A reply whose buttons a channel cannot show: the choices as a numbered list."""
-    if not reply.buttons:
-        return reply.text
-    choices = "\n".join(f"{number}. {button.title}" for number, button in enumerate(reply.buttons, start=1))
-    return f"{reply.text}\n\n{choices}"
