@@ -1,5 +1,6 @@
 """Turning replies into what a channel can carry: its length limit."""
 
+
 def split_text(text: str, limit: int) -> list[str]:
     """Pieces of at most `limit` characters, cut at paragraph, then line, then word boundaries."""
     pieces: list[str] = []
