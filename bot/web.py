@@ -109,7 +109,6 @@ class Services:
     storage: Storage
     nlu: RasaNluClient
     http: httpx.AsyncClient
-    languages_json: str
     telegram: TelegramChannel | None
 
 
@@ -132,8 +131,6 @@ def create_app(settings: Settings, guesser: LanguageGuesser | None = None) -> St
         nlu = RasaNluClient(settings.rasa_url, settings.rasa_token, settings.nlu_timeout_seconds, http)
         dialogue = Dialogue(storage, nlu, content, languages, guesser, settings.default_language,
                             settings.answer_threshold, settings.clarify_threshold, settings.context_minutes)
-        languages_json = json.dumps({code: {"name": l.native_name, "rtl": l.rtl} for code, l in languages.items()},
-                                    ensure_ascii=False)
         telegram = None
         if settings.telegram_bot_token:
             telegram = TelegramChannel(
@@ -142,7 +139,7 @@ def create_app(settings: Settings, guesser: LanguageGuesser | None = None) -> St
                 languages, settings.telegram_poll_timeout,
             )
             await telegram.start()
-        services["app"] = Services(dialogue, storage, nlu, http, languages_json, telegram)
+        services["app"] = Services(dialogue, storage, nlu, http, telegram)
         try:
             yield
         finally:
@@ -171,9 +168,12 @@ def create_app(settings: Settings, guesser: LanguageGuesser | None = None) -> St
         body = {"status": "ok" if db_ok else "degraded", "nlu": "ok" if nlu_ok else "down", "db": "ok" if db_ok else "down"}
         return JSONResponse(body, status_code=200 if db_ok else 503)
 
+    languages_json = json.dumps({code: {"name": l.native_name, "rtl": l.rtl} for code, l in languages.items()},
+                                ensure_ascii=False)
+    page_html = (STATIC / "chat.html").read_text(encoding="utf-8").replace("__LANGUAGES__", languages_json)
+
     async def page(request: Request) -> Response:
-        html = (STATIC / "chat.html").read_text(encoding="utf-8")
-        return HTMLResponse(html.replace("__LANGUAGES__", services["app"].languages_json))
+        return HTMLResponse(page_html)
 
     return Starlette(
         routes=[

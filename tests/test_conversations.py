@@ -162,3 +162,9 @@ async def test_two_first_messages_at_once_are_both_answered(client: httpx.AsyncC
     chat = Chat(client, user="double-tap")
     first, second = await asyncio.gather(chat.say("was ist cafeo"), chat.say("wann ist cafeo offen"))
     assert {first["topic"], second["topic"]} == {"cafeo.about", "cafeo.hours"}
+
+
+async def test_the_chat_page_knows_every_language_and_its_direction(client: httpx.AsyncClient) -> None:
+    page = (await client.get("/")).text
+    assert "__LANGUAGES__" not in page
+    assert '"ar": {"name": "العربية", "rtl": true}' in page and '"de": {"name": "Deutsch", "rtl": false}' in page
