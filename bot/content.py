@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from bot.errors import ContentError
 from bot.evidence import Concepts, load_concepts
+from bot.words import Words, load_words
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 HANDOFF = "handoff"  # a follow-up that offers a person rather than a topic
@@ -92,6 +93,10 @@ class Topic(_Strict):
     # Concepts (content/concepts.yml) or `entity:<name>`, one of which the message or the
     # conversation's topic must mention before this topic is answered; empty: no check.
     evidence: list[str] = []
+    # Concepts of the questions this topic answers (opening_time for the hours): a follow-up
+    # naming one of them is answered with this topic; one naming none of a topic's family is
+    # "I don't know that about ..." rather than another answer.
+    asks: list[str] = []
     place: PlaceField | None = None
     texts: dict[str, LanguageText] = Field(min_length=1)
 
@@ -124,11 +129,13 @@ REQUIRED_CONCEPTS = (OTHER_SERVICES, *SMALL_TALK)
 
 @dataclass(frozen=True)
 class ContentStore:
-    """All topics, looked up by id or by intent, and the concept words that are their evidence."""
+    """All topics, looked up by id or by intent, the concept words that are their evidence, and
+    the per-language words that decide short messages and follow-ups."""
 
     topics: dict[str, Topic]
     by_intent: dict[str, Topic]
     concepts: Concepts
+    words: Words
 
     def menu(self) -> list[Topic]:
         """Topics shown in the main menu, in their menu order."""
@@ -208,6 +215,7 @@ def load_topic(path: Path) -> LoadedTopic:
 def load_content(content_dir: Path, languages: set[str]) -> ContentStore:
     """Load every topic and check the store as a whole: all languages, unique intents, valid links."""
     concepts = load_concepts(content_dir / "concepts.yml")
+    words = load_words(content_dir / "words.yml", languages)
     files = sorted((content_dir / "topics").glob("*.yml"))
     if not files:
         raise ContentError(f"{content_dir / 'topics'}: no topic files (*.yml)")
@@ -231,10 +239,11 @@ def load_content(content_dir: Path, languages: set[str]) -> ContentStore:
             if intent in by_intent:
                 problems.append(f"{path}:{entry.line('intents')}: intent {intent!r} already leads to {by_intent[intent].id}")
             by_intent[intent] = topic
-        for position, name in enumerate(topic.evidence):
-            if not name.startswith("entity:") and name not in concepts.terms:
-                problems.append(f"{path}:{entry.line('evidence', position)}: evidence {name!r} is no concept"
-                                f" in {content_dir / 'concepts.yml'}")
+        for field in ("evidence", "asks"):
+            for position, name in enumerate(getattr(topic, field)):
+                if not name.startswith("entity:") and name not in concepts.terms:
+                    problems.append(f"{path}:{entry.line(field, position)}: {field} {name!r} is no concept"
+                                    f" in {content_dir / 'concepts.yml'}")
         topics[topic.id] = topic
         loaded[topic.id] = (path, entry)
     for path, entry in loaded.values():
@@ -246,4 +255,4 @@ def load_content(content_dir: Path, languages: set[str]) -> ContentStore:
             problems.append(f"{content_dir / 'concepts.yml'}:1: the dialogue needs the concept {name!r}")
     if problems:
         raise ContentError("\n".join(problems))
-    return ContentStore(topics=topics, by_intent=by_intent, concepts=concepts)
+    return ContentStore(topics=topics, by_intent=by_intent, concepts=concepts, words=words)

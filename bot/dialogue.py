@@ -6,7 +6,6 @@ payload or NLU) -> run one action -> persist state and replies -> return the Out
 
 import datetime as dt
 from dataclasses import replace
-from typing import Protocol
 
 from actions.answer_topic import answer_topic
 from actions.base import (
@@ -24,23 +23,21 @@ from actions.handoff import HANDOFF_INTENT, hand_off
 from actions.menu import goodbye, greet, show_menu, thanks
 from actions.out_of_scope import clarify, nlu_unavailable, out_of_scope
 from actions.privacy import DELETE_ASK, DELETE_CONFIRM, PRIVACY, ask_to_delete, deleted, privacy, unsupported_message
+from actions.unknown_detail import unknown_detail
 from actions.switch_language import offer_languages, switch_language, unsupported_language
+from bot.bidi import isolate_numbers
 from bot.content import ContentStore, Topic
 from bot.errors import NluUnavailable
-from bot.i18n import Language, script_of
-from bot.language_detection import Detection
+from bot.i18n import Language
+from bot.language_detection import LanguageChooser, LanguageGuesser
 from bot.messages import IncomingMessage, Outcome, Reply
 from bot.storage import Message, Storage, User, utcnow
-from bot.understanding import Interpreter, Nlu, Understanding
+from bot.understanding import UNKNOWN_DETAIL, Interpreter, Nlu, Understanding
 
 # Typed commands, as on Telegram, map to the button that does the same.
 START = "s"
 COMMANDS = {"/start": START, "/menu": MENU, "/help": MENU, "/language": LANGUAGES, "/lang": LANGUAGES,
             "/human": HANDOFF, "/privacy": PRIVACY, "/delete": DELETE_ASK}
-
-
-class Guesser(Protocol):
-    def guess(self, text: str) -> Detection | None: ...
 
 
 class Dialogue:
@@ -52,7 +49,7 @@ class Dialogue:
         nlu: Nlu,
         content: ContentStore,
         languages: dict[str, Language],
-        guesser: Guesser,
+        guesser: LanguageGuesser,
         default_language: str,
         answer_threshold: float,
         clarify_threshold: float,
@@ -63,9 +60,14 @@ class Dialogue:
         self._content = content
         self._interpreter = Interpreter(nlu, content, answer_threshold, clarify_threshold)
         self._languages = languages
-        self._guesser = guesser
+        scripts = {code: language.script for code, language in languages.items()}
+        self._chooser = LanguageChooser(guesser, content.words, scripts, default_language)
         self._default = default_language
         self._context = dt.timedelta(minutes=context_minutes)
+
+    @property
+    def content(self) -> ContentStore:
+        return self._content
 
     def turn(self, language: str) -> Turn:
         return Turn(self._languages[language], self._content, self._languages)
@@ -95,6 +97,9 @@ class Dialogue:
             result, language = self._on_button(payload, state, message.language_hint)
         else:
             result, language, intent, confidence = await self._on_text(message, state)
+
+        if self._languages[language].rtl:
+            result = replace(result, replies=tuple(replace(r, text=isolate_numbers(r.text)) for r in result.replies))
 
         async with self._storage.session() as session:
             stored = await session.get(User, state.user_id)
@@ -148,20 +153,22 @@ class Dialogue:
     # -- free text -----------------------------------------------------------------------
 
     async def _on_text(self, message: IncomingMessage, state: "_State") -> tuple[ActionResult, str, str, float]:
-        detection = self._guesser.guess(message.text)
         first_contact = state.language is None
-        if detection is not None and detection.unsupported:
+        decision = self._chooser.decide(message.text, state.language, state.pending_language,
+                                        self._hinted(message.language_hint))
+        if decision.unsupported:
             german = self.turn(self._default)
             english = self.turn("en") if "en" in self._languages else german
-            return unsupported_language(german, english), state.language or self._default, "", 0.0
-        language = self._choose_language(state, detection, message.language_hint, message.text)
+            return unsupported_language(german, english), decision.language, "", 0.0
+        state.language, state.pending_language = decision.language, decision.pending
+        language = decision.language
         turn = self.turn(language)
         context = self._fresh_context(state, message.received_at)
         try:
             understood = await self._interpreter.interpret(message.text, context)
         except NluUnavailable:
             return nlu_unavailable(turn), language, "", 0.0
-        result = self._choose_action(turn, understood, state, first_contact)
+        result = self._choose_action(turn, understood, state, first_contact, context)
         if first_contact and result.topic != "greet":
             offer = Reply(turn._("You can also choose another language:"), language_buttons(turn))
             result = replace(result, replies=result.replies + (offer,))
@@ -176,35 +183,13 @@ class Dialogue:
             return None
         return self._content.topics.get(state.context_topic)
 
-    def _choose_language(self, state: "_State", detection: Detection | None, hint: str, text: str) -> str:
-        """Remembered language, unless the user wrote two messages in a row in another one.
-
-        Latin letters from someone whose language is written in another script are most likely
-        a transliteration (Arabizi, Finglish, Latin Russian): they never switch the language.
-        """
-        detected = detection.language if detection is not None else None
-        if state.language is not None and detected is not None:
-            remembered = self._languages[state.language].script
-            if remembered != "LATIN" and script_of(text) == "LATIN" and self._languages[detected].script == "LATIN":
-                detected = None
-        if state.language is None:
-            state.language = detected or self._hinted(hint) or self._default
-            state.pending_language = None
-        elif detected is not None and detected != state.language:
-            if state.pending_language == detected:
-                state.language, state.pending_language = detected, None
-            else:
-                state.pending_language = detected
-        elif detected is not None:
-            state.pending_language = None
-        return state.language
-
     def _hinted(self, hint: str) -> str | None:
         """A channel's guess (browser or Telegram language), if it is one we speak."""
         code = hint.split("-")[0].split("_")[0].lower()
         return code if code in self._languages else None
 
-    def _choose_action(self, turn: Turn, understood: Understanding, state: "_State", first_contact: bool) -> ActionResult:
+    def _choose_action(self, turn: Turn, understood: Understanding, state: "_State", first_contact: bool,
+                       context: Topic | None) -> ActionResult:
         awaiting = self._content.topics.get(state.awaiting_slot or "")
         if awaiting is not None and awaiting.slot is not None:
             value = understood.entities.get(awaiting.slot.entity)
@@ -216,6 +201,8 @@ class Dialogue:
             topic = self._content.by_intent[understood.intent]
             value = understood.entities.get(topic.slot.entity) if topic.slot is not None else None
             return answer_topic(turn, topic, slot_value=value)
+        if understood.kind == UNKNOWN_DETAIL and context is not None:
+            return unknown_detail(turn, context)
         if understood.kind == "clarify":
             return clarify(turn, [self._content.by_intent[i].id for i in understood.candidates])
         if understood.kind == "intent":

@@ -21,7 +21,8 @@ import subprocess
 import sys
 import tempfile
 from collections import defaultdict
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
 from typing import Any
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,7 @@ from bot import nlu_model
 from bot.content import ContentStore, load_content
 from bot.dialogue import Dialogue
 from bot.i18n import load_languages
-from bot.language_detection import LanguageGuesser
+from bot.language_detection import LanguageChooser, LanguageGuesser
 from bot.messages import IncomingMessage
 from bot.nlu import RasaNluClient
 from bot.rasa_process import start_rasa, stop, wait_until_ready
@@ -43,10 +44,15 @@ from bot.storage import Storage, make_engine, migrate
 HOLDOUT = PROJECT_ROOT / "tests" / "nlu" / "holdout.yml"
 # Written after the guard and context were developed against holdout.yml, and not looked at since.
 FRESH = PROJECT_ROOT / "tests" / "nlu" / "holdout-fresh.yml"
+# Written for issue 7: unrelated questions and unknown details right after a topic.
+CONTEXT = PROJECT_ROOT / "tests" / "nlu" / "holdout-context.yml"
+LANGUAGE_SET = PROJECT_ROOT / "tests" / "nlu" / "language.yml"
+CRISIS_SET = PROJECT_ROOT / "tests" / "nlu" / "crisis.yml"
 SWEEP = (0.2, 0.3, 0.4, 0.45, 0.5, 0.6, 0.7)
 DEFAULT_CONFIG = PROJECT_ROOT / "tests" / "nlu" / "config-default.yml"
 OURS_CONFIG = PROJECT_ROOT / "nlu_data" / "config.yml"
-NOT_AN_ANSWER = {"out_of_scope", "clarify", "nlu_fallback", "unsupported_language", "nlu_unavailable"}
+NOT_AN_ANSWER = {"out_of_scope", "clarify", "nlu_fallback", "unsupported_language", "nlu_unavailable", "unknown_detail"}
+CRISIS = "crisis"
 PORT = 5015
 
 
@@ -95,33 +101,44 @@ def answered_intent(topic: str, content: ContentStore) -> str:
     return content.topics[topic].intents[0] if topic in content.topics else topic
 
 
-async def score_ours(cases: list[Case], settings: Settings, rasa_url: str, token: str) -> list[Verdict]:
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@asynccontextmanager
+async def _dialogue(settings: Settings, rasa_url: str, token: str) -> AsyncIterator[Dialogue]:
+    """A Dialogue as the application builds it, on a throw-away SQLite database."""
     languages = load_languages(settings.locales_dir)
     content = load_content(settings.content_dir, set(languages))
     guesser = LanguageGuesser(list(languages), settings.contrast_language_list())
-    verdicts = []
     with tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(f"sqlite+aiosqlite:///{tmp}/eval.db")
         await migrate(engine)
         async with httpx.AsyncClient() as http:
             nlu = RasaNluClient(rasa_url, token, 10, http)
-            dialogue = Dialogue(Storage(engine), nlu, content, languages, guesser, settings.default_language,
-                                settings.answer_threshold, settings.clarify_threshold, settings.context_minutes)
-            for number, case in enumerate(cases):
-                user = f"{case.language}-{number}"
-                now = dt.datetime.now(dt.timezone.utc)
-                await dialogue.handle(IncomingMessage("eval", user, now, button=f"l:{case.language}"))
-                if case.previous:
-                    previous = content.by_intent[case.previous].id
-                    await dialogue.handle(IncomingMessage("eval", user, now, button=f"t:{previous}"))
-                outcome = await dialogue.handle(IncomingMessage("eval", user, now, text=case.text))
-                answered = answered_intent(outcome.topic, content)
-                if answered == "kim_contact" and case.district:
-                    wanted = content.by_intent["kim_contact"].texts[outcome.language].by_value[case.district].strip()
-                    if outcome.replies[0].text.strip() != wanted:
-                        answered = "kim_contact (other district)"
-                verdicts.append(Verdict(case, answered))
+            yield Dialogue(Storage(engine), nlu, content, languages, guesser, settings.default_language,
+                           settings.answer_threshold, settings.clarify_threshold, settings.context_minutes)
         await engine.dispose()
+
+
+async def score_ours(cases: list[Case], settings: Settings, rasa_url: str, token: str) -> list[Verdict]:
+    verdicts = []
+    async with _dialogue(settings, rasa_url, token) as dialogue:
+        content = dialogue.content
+        for number, case in enumerate(cases):
+            user = f"{case.language}-{number}"
+            now = _now()
+            await dialogue.handle(IncomingMessage("eval", user, now, button=f"l:{case.language}"))
+            if case.previous:
+                previous = content.by_intent[case.previous].id
+                await dialogue.handle(IncomingMessage("eval", user, now, button=f"t:{previous}"))
+            outcome = await dialogue.handle(IncomingMessage("eval", user, now, text=case.text))
+            answered = answered_intent(outcome.topic, content)
+            if answered == "kim_contact" and case.district:
+                wanted = content.by_intent["kim_contact"].texts[outcome.language].by_value[case.district].strip()
+                if outcome.replies[0].text.strip() != wanted:
+                    answered = "kim_contact (other district)"
+            verdicts.append(Verdict(case, answered))
     return verdicts
 
 
@@ -197,6 +214,64 @@ def print_report(title: str, ours: list[Verdict], default: list[Verdict] | None)
             print(f"  [{c.language}] {c.text!r}{context}: expected {c.expected}, answered {verdict.answered}")
 
 
+def language_accuracy(settings: Settings) -> dict[str, dict[str, tuple[int, int]]]:
+    """Per language, (right, total) for short and long messages of tests/nlu/language.yml: the
+    language the bot would answer in, given the remembered language and the channel's hint."""
+    languages = load_languages(settings.locales_dir)
+    content = load_content(settings.content_dir, set(languages))
+    chooser = LanguageChooser(LanguageGuesser(list(languages), settings.contrast_language_list()), content.words,
+                              {code: language.script for code, language in languages.items()}, settings.default_language)
+    data = yaml.safe_load(LANGUAGE_SET.read_text(encoding="utf-8"))["languages"]
+    table: dict[str, dict[str, tuple[int, int]]] = {}
+    misses = []
+    for expected, kinds in data.items():
+        for kind in ("short", "long"):
+            right = 0
+            for item in kinds[kind]:
+                hint = str(item.get("hint", "")).split("-")[0].lower() or None
+                decided = chooser.decide(item["text"], item.get("remembered"), None, hint)
+                answered = "unsupported" if decided.unsupported else decided.language
+                right += answered == expected
+                if answered != expected:
+                    misses.append(f"  [{expected}] {item['text']!r} (remembered {item.get('remembered')}, "
+                                  f"hint {item.get('hint')}): {answered}")
+            table.setdefault(expected, {})[kind] = (right, len(kinds[kind]))
+    print("\nLanguage of a message, tests/nlu/language.yml (targets: short >= 97 %, long >= 99 %)")
+    print("lang   short            long")
+    for code, kinds in table.items():
+        (sr, sn), (lr, ln) = kinds["short"], kinds["long"]
+        print(f"{code:5} {sr / sn:6.1%} ({sr}/{sn})   {lr / ln:6.1%} ({lr}/{ln})")
+    if misses:
+        print("Misses:\n" + "\n".join(misses))
+    return table
+
+
+async def crisis_verdicts(settings: Settings, rasa_url: str, token: str) -> list[tuple[str, bool, bool]]:
+    """(language, is a crisis, got the crisis reply) for every message of tests/nlu/crisis.yml,
+    each the first message of a new conversation, through the same code path as a user's."""
+    data = yaml.safe_load(CRISIS_SET.read_text(encoding="utf-8"))["languages"]
+    cases = [(language, item["text"], kind == "crisis")
+             for language, kinds in data.items() for kind in ("crisis", "lookalikes") for item in kinds[kind]]
+    results = []
+    async with _dialogue(settings, rasa_url, token) as dialogue:
+        for number, (language, text, is_crisis) in enumerate(cases):
+            outcome = await dialogue.handle(IncomingMessage("eval", f"crisis-{number}", _now(), text=text))
+            results.append((language, is_crisis, outcome.topic == CRISIS))
+            if is_crisis != (outcome.topic == CRISIS):
+                print(f"  crisis miss [{language}] {text!r}: {'missed' if is_crisis else 'false alarm'}")
+    return results
+
+
+def print_crisis(results: list[tuple[str, bool, bool]]) -> None:
+    print("\nCrisis path, tests/nlu/crisis.yml: recall | false alarms   (targets: 100 % | <= 5 %)")
+    for language in dict.fromkeys([r[0] for r in results] + ["all"]):
+        group = [r for r in results if language in (r[0], "all")]
+        crises = [got for _, is_crisis, got in group if is_crisis]
+        others = [got for _, is_crisis, got in group if not is_crisis]
+        print(f"{language:5} {sum(crises) / len(crises):6.1%} ({sum(crises)}/{len(crises)}) | "
+              f"{sum(others) / len(others):5.1%} ({sum(others)}/{len(others)})")
+
+
 def cross_validate() -> None:
     out = PROJECT_ROOT / "var" / "crossval"
     subprocess.run(
@@ -230,15 +305,20 @@ def print_sweep(cases: list[Case], settings: Settings) -> None:
 def main() -> int:
     settings = Settings()
     sets = [("Held-out set tests/nlu/holdout.yml", load_cases(HOLDOUT)),
-            ("Fresh held-out set tests/nlu/holdout-fresh.yml", load_cases(FRESH))]
+            ("Fresh held-out set tests/nlu/holdout-fresh.yml", load_cases(FRESH)),
+            ("Context held-out set tests/nlu/holdout-context.yml", load_cases(CONTEXT))]
+    crisis: list[tuple[str, bool, bool]] = []
 
     async def ours_on_all(url: str, token: str) -> list[Verdict]:
+        crisis.extend(await crisis_verdicts(settings, url, token))
         return [v for _, cases in sets for v in await score_ours(cases, settings, url, token)]
 
     async def default_on_all(url: str, token: str) -> list[Verdict]:
         return [v for _, cases in sets for v in await score_rasa_alone(cases, url, token)]
 
+    language_accuracy(settings)
     ours = with_server(OURS_CONFIG, "nlu", ours_on_all)
+    print_crisis(crisis)
     default = with_server(DEFAULT_CONFIG, "default", default_on_all) if "--no-default" not in sys.argv else None
     start = 0
     for title, cases in sets:

@@ -72,14 +72,16 @@ def load_languages(locales_dir: Path) -> dict[str, Language]:
 
 
 def format_opening_hours(hours: list[OpeningHours], language: str) -> str:
-    """'Donnerstag, 10:00–12:00' / 'Thursday, 10:00 AM – 12:00 PM' in the user's locale."""
+    """'Donnerstag, 10:00–12:00' / 'Thursday, 10:00 AM – 12:00 PM' / 'الخميس، 10:00 ص–12:00 م' in the user's locale."""
     day_names = get_day_names("wide", locale=language)
+    # Arabic-script languages write their own comma and semicolon ("الخميس، 10:00").
+    comma, semicolon = ("،", "؛") if script_of(day_names[0]) == "ARABIC" else (",", ";")
     parts = []
     for slot in hours:
         opens = dt.time.fromisoformat(slot.opens)
         closes = dt.time.fromisoformat(slot.closes)
         parts.append(
-            f"{day_names[slot.weekday_index]}, "
+            f"{day_names[slot.weekday_index]}{comma} "
             f"{format_time(opens, 'short', locale=language)}–{format_time(closes, 'short', locale=language)}"
         )
-    return "; ".join(parts)
+    return f"{semicolon} ".join(parts)

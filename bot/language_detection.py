@@ -1,31 +1,67 @@
-"""Guess which language a message is written in, among the languages the bot supports.
+"""Which language a message is written in, among the languages the bot supports.
 
-Lingua compares the supported languages with a few contrast languages (a setting), so that a
-message in, say, Polish is recognised as unsupported rather than forced into Romanian.
-The script narrows the candidates first (Lingua filters by alphabet). Messages too short
-to carry a language ("ok", "👍", "12") return no guess, so they never flip a user's language.
+Short messages ("Hallo", "Servus", "CaféO Adresse") carry too few letters for statistics, so the
+decision uses what is known besides the letters, in this order:
+1. the script (Arabic letters are Arabic or Persian, never German) and letters only one of our
+   languages uses (Persian پ چ ژ گ, Ukrainian і ї є ґ, Russian ы э ъ, Turkish ğ ı, Romanian ă ș ț);
+2. the per-language words of content/words.yml (greetings, thanks, everyday words);
+3. the language the user already speaks with the bot: a short message keeps it unless it shows
+   another language plainly; German service words ("Termin", "Adresse") never move anyone;
+4. the channel's hint (browser language, Telegram `language_code`), then German, Herne's default.
+Longer messages go to the statistical detector (Lingua), restricted to the script's languages.
+A language we do not speak is declared only for a long text the detector is sure of.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBuilder
 
+from bot.i18n import script_of
 from bot.normalization import normalize
+from bot.words import Words
 
-MIN_LETTERS = 4  # fewer letters than this carry no reliable language signal
-UNSUPPORTED_MIN_LETTERS = 12  # calling a language unsupported needs a real sentence
+SHORT_WORDS = 3  # up to this many words a message is "short": words and context decide
+DETECTOR_MIN_LETTERS = 12  # below this the detector's guess is noise
+UNSUPPORTED_MIN_WORDS = 4  # calling a language unsupported needs a real sentence...
+UNSUPPORTED_MIN_LETTERS = 20
+UNSUPPORTED_MIN_CONFIDENCE = 0.8  # ...that the detector is sure of, and few of whose words are ours
+WORDS_MARGIN = 2  # a long message whose known words lead by this many is that language
+SWITCH_CONFIDENCE = 0.9  # a long message this clearly in another language switches at once
+
+# Letters that only one (or two) of the supported languages use, in lower case.
+_TELLING_LETTERS: dict[str, str] = {
+    "fa": "پچژگیک",  # Persian keyboard letters (Arabic keyboards type ي ك instead of ی ک)
+    "ar": "ةيىك",
+    "uk": "іїєґ",
+    "ru": "ыэъё",
+    "tr": "ğış",
+    "ro": "ăâîșțşţ",
+    "de": "äß",  # ö and ü are Turkish too
+}
 
 
 @dataclass(frozen=True)
-class Detection:
-    """`language` is a supported code, or "" when the text is in a language we do not support."""
+class Choice:
+    """The language of one message: `language` is a supported code, or "" for one we do not speak.
+    `sure`: the message itself shows the language plainly (a long text, another script), so a
+    user's remembered language gives way at once instead of after a second message."""
 
     language: str
-    confidence: float
+    sure: bool = False
+    reason: str = ""
 
     @property
     def unsupported(self) -> bool:
         return self.language == ""
+
+
+def _script(text: str) -> str:
+    """The message's script; any Arabic or Cyrillic letters win over Latin ones, which in
+    "متى Termin" or "Deutschkurs когда" are German words inside another language."""
+    letters = [char for char in text if char.isalpha()]
+    others = [char for char in letters if not ("a" <= char.lower() <= "z" or "\u00c0" <= char <= "\u024f")]
+    return script_of("".join(others)) if others else script_of(text)
 
 
 def _lingua_language(code: str) -> Language:
@@ -36,35 +72,148 @@ def _lingua_language(code: str) -> Language:
 
 
 class LanguageGuesser:
-    """Two Lingua detectors, built once: supported languages alone, and those plus contrast languages.
+    """The statistical detector: Lingua over the supported and the contrast languages (e.g. Polish,
+    so that a Polish sentence is recognised as unsupported rather than forced into Romanian).
 
-    The first picks among the supported languages with sharp confidences; the second tells
-    whether the text is rather in a language we do not support (`contrast`, e.g. Polish).
+    Low-accuracy mode (trigrams only) is used: it is the detector for long messages only, where
+    it is as accurate as the full models, at a fraction of the memory (see README, "Language").
     """
 
-    def __init__(self, supported: list[str], contrast: list[str], min_confidence: float = 0.35) -> None:
+    def __init__(self, supported: list[str], contrast: list[str]) -> None:
         self._by_lingua = {_lingua_language(code): code for code in supported}
         others = {_lingua_language(code) for code in contrast} - set(self._by_lingua)
-        self._min_confidence = min_confidence
-        self._supported: LanguageDetector = (
-            LanguageDetectorBuilder.from_languages(*self._by_lingua).with_preloaded_language_models().build()
-        )
-        self._with_contrast: LanguageDetector | None = (
-            LanguageDetectorBuilder.from_languages(*self._by_lingua, *others).with_preloaded_language_models().build()
-            if others
-            else None
+        self._detector: LanguageDetector = (
+            LanguageDetectorBuilder.from_languages(*self._by_lingua, *others)
+            .with_low_accuracy_mode().with_preloaded_language_models().build()
         )
 
-    def guess(self, text: str) -> Detection | None:
-        """The likeliest language, or None when the text is too short or too unclear to tell."""
-        letters = sum(char.isalpha() for char in normalize(text))
-        if letters < MIN_LETTERS:
+    def confidences(self, text: str) -> list[tuple[str, float]]:
+        """(code, confidence) best first; a language we do not support has the code ""."""
+        return [(self._by_lingua.get(value.language, ""), value.value)
+                for value in self._detector.compute_language_confidence_values(text)]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The language to answer one message in, and the language the user may be moving to
+    (`pending`: one short message in it so far; a second one switches)."""
+
+    language: str
+    pending: str | None = None
+    unsupported: bool = False
+
+
+class LanguageChooser:
+    """Decides the language of each message from its words, letters, the conversation and the detector."""
+
+    def __init__(self, guesser: LanguageGuesser, words: Words, scripts: dict[str, str], default: str) -> None:
+        """`scripts`: each supported language's script ("LATIN", "ARABIC", "CYRILLIC")."""
+        self._guesser = guesser
+        self._words = words
+        self._scripts = scripts
+        self._default = default
+
+    def decide(self, text: str, remembered: str | None, pending: str | None, hint: str | None) -> Decision:
+        """The language to answer in. A new user gets the message's language (or the hint, or
+        the default); a returning one keeps theirs unless the message plainly shows another
+        (`Choice.sure`) or a second message in a row is in the same other language."""
+        choice = self.choose(text, remembered, hint)
+        if choice is not None and choice.unsupported:
+            return Decision(remembered or self._default, pending, unsupported=True)
+        if remembered is None:
+            return Decision(choice.language if choice is not None else hint or self._default)
+        if choice is None:
+            return Decision(remembered, pending)
+        if choice.language == remembered:
+            return Decision(remembered)
+        if choice.sure or pending == choice.language:
+            return Decision(choice.language)
+        return Decision(remembered, choice.language)
+
+    def choose(self, text: str, remembered: str | None = None, hint: str | None = None) -> Choice | None:
+        """The message's language, or None when it shows none ("ok", "👍", "12", "KIM")."""
+        words = normalize(text).split()
+        letters = sum(char.isalpha() for char in "".join(words))
+        script = _script(text)
+        candidates = [code for code, s in self._scripts.items() if s == script]
+        if not candidates:
+            return self._foreign_script(text, len(words), letters)
+        if remembered is not None and self._scripts.get(remembered) != "LATIN" and script == "LATIN":
+            # Latin letters from an Arabic, Persian or Russian speaker: a transliteration.
+            return Choice(remembered, reason="transliteration")
+        if self._words.only_loanwords(text):
+            # "CaféO Adresse", "Termin?": German words every newcomer uses; they move no one,
+            # and for a new user the channel's hint or Herne's default (German) decides.
+            return Choice(remembered, reason="loanwords") if remembered is not None else None
+        scores = self._scores(text, candidates)
+        if len(words) > SHORT_WORDS and letters >= DETECTOR_MIN_LETTERS:
+            ranked = sorted(scores.values(), reverse=True) + [0, 0]
+            leader = max(scores, key=lambda code: scores[code])
+            if ranked[0] - ranked[1] >= WORDS_MARGIN and self._detected_ours(text, len(words), letters):
+                # Most words are plainly one language's ("was ist kim genau"): no statistics needed.
+                return Choice(leader, sure=ranked[0] * 2 >= len(words), reason="words")
+            long_choice = self._detect(text, candidates, remembered, len(words), letters)
+            if long_choice is not None:
+                return long_choice
+        return self._short(scores, candidates, remembered, hint, script, text, letters)
+
+    def _short(self, scores: dict[str, int], candidates: list[str], remembered: str | None, hint: str | None,
+               script: str, text: str, letters: int) -> Choice | None:
+        best = max(scores.values(), default=0)
+        leaders = [code for code in candidates if scores.get(code, 0) == best] if best > 0 else list(candidates)
+        different_script = remembered is not None and self._scripts.get(remembered) != script
+        if remembered in leaders:
+            return Choice(remembered, reason="remembered")
+        if len(leaders) == 1:
+            return Choice(leaders[0], sure=different_script, reason="words")
+        for fallback, reason in ((hint, "hint"), (self._default, "default")):
+            if fallback in leaders:
+                return Choice(fallback, sure=different_script, reason=reason)
+        if letters >= 4:
+            ranked = [(code, value) for code, value in self._guesser.confidences(text) if code in leaders]
+            if ranked:
+                return Choice(ranked[0][0], sure=different_script, reason="detector")
+        return Choice(leaders[0], sure=different_script, reason="script") if different_script or not remembered else None
+
+    def _scores(self, text: str, candidates: Iterable[str]) -> dict[str, int]:
+        """Word votes from content/words.yml plus telling letters (each letter kind counts twice)."""
+        votes = self._words.votes(text)
+        lowered = text.lower()
+        scores = {}
+        for code in candidates:
+            telling = _TELLING_LETTERS.get(code, "")
+            scores[code] = votes.get(code, 0) + 2 * sum(1 for char in set(lowered) if char in telling)
+        return scores
+
+    def _detected_ours(self, text: str, n_words: int, letters: int) -> bool:
+        """False when the text is plainly in a language we do not speak (a Polish sentence)."""
+        return not self._unsupported(self._guesser.confidences(text), text, n_words, letters)
+
+    def _unsupported(self, ranked: list[tuple[str, float]], text: str, n_words: int, letters: int) -> bool:
+        return bool(ranked) and ranked[0][0] == "" and ranked[0][1] >= UNSUPPORTED_MIN_CONFIDENCE \
+            and n_words >= UNSUPPORTED_MIN_WORDS and letters >= UNSUPPORTED_MIN_LETTERS \
+            and max(self._words.votes(text).values(), default=0) * 4 <= n_words
+
+    def _detect(self, text: str, candidates: list[str], remembered: str | None, n_words: int,
+                letters: int) -> Choice | None:
+        ranked = self._guesser.confidences(text)
+        if self._unsupported(ranked, text, n_words, letters):
+            return Choice("", sure=True, reason="unsupported")
+        ours = [(code, value) for code, value in ranked if code in candidates]
+        total = sum(value for _, value in ours)
+        if not ours or total <= 0:
             return None
-        if self._with_contrast is not None and letters >= UNSUPPORTED_MIN_LETTERS:
-            values = self._with_contrast.compute_language_confidence_values(text)
-            if values and values[0].language not in self._by_lingua and values[0].value >= 0.6:
-                return Detection(language="", confidence=values[0].value)
-        values = self._supported.compute_language_confidence_values(text)
-        if not values or values[0].value < self._min_confidence:
-            return None
-        return Detection(language=self._by_lingua[values[0].language], confidence=values[0].value)
+        code, value = ours[0]
+        share = value / total
+        if remembered in candidates and code != remembered and share < SWITCH_CONFIDENCE:
+            remembered_share = next((v for c, v in ours if c == remembered), 0.0) / total
+            if remembered_share >= 0.2:
+                return Choice(remembered, reason="remembered")
+        return Choice(code, sure=share >= SWITCH_CONFIDENCE, reason="detector")
+
+    @staticmethod
+    def _foreign_script(text: str, n_words: int, letters: int) -> Choice | None:
+        """Greek, Chinese, Amharic...: a language we do not speak, if there is enough of it."""
+        if letters >= 4:
+            return Choice("", sure=True, reason="script")
+        return None

@@ -5,8 +5,11 @@
 3. A topic is accepted only with evidence: a concept of the topic in the message, or in the
    conversation's current topic when the new one is related to it (a follow-up such as "and
    when is it open?" after CaféO). A message about another office is never answered with ours.
-4. A message that is no topic on its own, in a fresh conversation, is read as a follow-up:
-   re-asked with the conversation's subject in front of it (see `_follow_up`).
+4. A message that is no topic on its own, in a fresh conversation, is read as a follow-up only
+   when it is shaped like one ("and...?", "...there?": content/words.yml) or names something of
+   the current or a related topic: re-asked with the conversation's subject in front of it (see
+   `_follow_up`). A follow-up-shaped message that finds nothing is an honest "I don't know that
+   about <topic>" (UNKNOWN_DETAIL); any other message is read as if the conversation were new.
 5. Below the answer threshold: the likeliest topics to choose from, or out of scope.
 """
 
@@ -17,6 +20,7 @@ from bot.content import OTHER_SERVICES, SMALL_TALK, ContentStore, Topic
 from bot.nlu import NluResult
 
 OUT_OF_SCOPE = "out_of_scope"
+UNKNOWN_DETAIL = "unknown_detail"  # a follow-up asking what the content does not say
 HANDOFF = "handoff"
 SMALL_TALK_INTENTS = ("greet", "thanks", "goodbye")
 
@@ -28,7 +32,8 @@ class Nlu(Protocol):
 @dataclass(frozen=True)
 class Understanding:
     """`kind`: "topic" (answer `intent`'s topic), "intent" (a dialogue intent such as greet),
-    "clarify" (ask between `candidates`), or "out_of_scope"."""
+    "clarify" (ask between `candidates`), "unknown_detail" (a follow-up on the current topic that
+    its content does not answer), or "out_of_scope"."""
 
     kind: str
     intent: str
@@ -65,9 +70,14 @@ class Interpreter:
             return Understanding("topic", result.intent, result.confidence, result.entities)
 
         if context is not None and OTHER_SERVICES not in mentioned:
-            follow_up = await self._follow_up(text, context, mentioned, result)
-            if follow_up is not None:
-                return follow_up
+            shaped = self._content.words.is_follow_up(text)
+            if shaped or self._names_related(context, mentioned, result.entities):
+                follow_up = await self._follow_up(text, context, mentioned, result)
+                if follow_up is not None:
+                    return follow_up
+            if shaped:
+                # "Can I park there?" after CaféO: about the topic, but nothing the content knows.
+                return Understanding(UNKNOWN_DETAIL, result.intent, result.confidence, result.entities)
 
         if topic is None and result.confidence >= self._answer and result.intent != OUT_OF_SCOPE:
             if OTHER_SERVICES in mentioned and result.intent not in SMALL_TALK_INTENTS + (HANDOFF,):
@@ -85,37 +95,38 @@ class Interpreter:
         return Understanding(OUT_OF_SCOPE, result.intent, result.confidence, result.entities)
 
     async def _follow_up(self, text: str, context: Topic, mentioned: set[str], first: NluResult) -> Understanding | None:
-        """Read the message as a follow-up to `context`: re-ask it with the subject of the
-        conversation in front ("cafeo" + "and when is it open?"). A related topic with its own
-        evidence in the message wins ("and the test?" after courses); otherwise a related topic
-        the conversation's subject supports."""
+        """Read the message as a follow-up to `context`. Only a related topic the message itself
+        names is answered: by its evidence ("and the test?" after courses) or by a question it
+        answers (`asks`: "and when is it open?" after CaféO). The message is re-asked with the
+        conversation's subject in front ("cafeo" + "and when is it open?") to rank them."""
         subject = self._subject(context)
         second = await self._nlu.parse(f"{subject} {text}") if subject else first
         entities = {**second.entities, **first.entities}
         scores: dict[str, float] = {}
         for score in first.ranking + second.ranking:
             scores[score.name] = max(scores.get(score.name, 0.0), score.confidence)
-        related = {
-            intent: confidence for intent, confidence in scores.items()
-            if (t := self._content.by_intent.get(intent)) is not None and intent != HANDOFF and self._related(context, t)
+        named = {
+            topic.intents[0]: max((scores.get(i, 0.0) for i in topic.intents), default=0.0)
+            for topic in self._content.topics.values()
+            if HANDOFF not in topic.intents and self._related(context, topic) and self._named(topic, mentioned, entities)
         }
-        # The message's own words outweigh the classifier's doubt here: any related topic it
-        # names ("and the test?") is taken, however unsure the classifier is of it.
-        own = {i: c for i, c in related.items()
-               if self._has_evidence(self._content.by_intent[i], mentioned, entities, own_only=True)}
-        if own:
-            # Naming a topic other than the current one means the user moved on ("after the
-            # test, where is a course?"): such a topic goes first, then the classifier's order.
-            context_intents = set(context.intents)
-            best = max(own, key=lambda i: (i not in context_intents, own[i]))
-            return Understanding("topic", best, own[best], entities, via_context=True)
-        for result in (second, first):
-            topic = self._content.by_intent.get(result.intent)
-            if topic is not None and result.intent != HANDOFF and result.confidence >= self._answer \
-                    and self._related(context, topic) \
-                    and self._has_evidence(topic, mentioned | set(context.evidence), entities):
-                return Understanding("topic", result.intent, result.confidence, entities, via_context=True)
-        return None
+        if not named:
+            return None
+        # Naming a topic other than the current one means the user moved on ("after the
+        # test, where is a course?"): such a topic goes first, then the classifier's order.
+        best = max(named, key=lambda i: (i not in context.intents, named[i]))
+        return Understanding("topic", best, named[best], entities, via_context=True)
+
+    def _named(self, topic: Topic, mentioned: set[str], entities: dict[str, str]) -> bool:
+        """The message names the topic itself (its evidence) or a question it answers (`asks`)."""
+        own = mentioned - set(SMALL_TALK)
+        return self._has_evidence(topic, own, entities, own_only=True) or any(concept in own for concept in topic.asks)
+
+    def _names_related(self, context: Topic, mentioned: set[str], entities: dict[str, str]) -> bool:
+        """Does the message itself name something of the current topic or one related to it
+        ("for women?" after CaféO, a district after KIM)? Greetings and thanks name nothing."""
+        return any(self._related(context, topic) and self._named(topic, mentioned, entities)
+                   for topic in self._content.topics.values())
 
     def _subject(self, context: Topic) -> str:
         """The conversation's subject as a word: the first term of the context topic's evidence

@@ -73,7 +73,8 @@ def test_topics_are_found_by_their_intents(store: ContentStore) -> None:
 
 def copy_store(tmp_path: Path) -> Path:
     shutil.copytree(CONTENT / "topics", tmp_path / "topics")
-    shutil.copy(CONTENT / "concepts.yml", tmp_path / "concepts.yml")
+    for path in CONTENT.glob("*.yml"):  # concepts, words, crisis
+        shutil.copy(path, tmp_path / path.name)
     return tmp_path
 
 

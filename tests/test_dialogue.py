@@ -64,13 +64,15 @@ async def test_a_short_message_never_flips_the_language(dialogue: Dialogue, nlu:
     assert (await dialogue.handle(text("ok"))).language == "uk"
 
 
-async def test_two_messages_in_another_language_switch_it_one_does_not(dialogue: Dialogue, nlu: FakeNlu) -> None:
+async def test_a_clear_sentence_in_another_language_switches_a_short_one_needs_two(dialogue: Dialogue, nlu: FakeNlu) -> None:
     nlu.says("wann ist das cafeo geöffnet", "cafeo_hours")
     nlu.says("where can i learn german in this city", "courses_integration")
-    nlu.says("and who helps me with my letters from the office", "cafeo_about")
+    nlu.says("merhaba", "greet")
+    nlu.says("tamam", "thanks")
     assert (await dialogue.handle(text("wann ist das cafeo geöffnet"))).language == "de"
-    assert (await dialogue.handle(text("where can i learn german in this city"))).language == "de"
-    assert (await dialogue.handle(text("and who helps me with my letters from the office"))).language == "en"
+    assert (await dialogue.handle(text("where can i learn german in this city"))).language == "en"
+    assert (await dialogue.handle(text("merhaba"))).language == "en"
+    assert (await dialogue.handle(text("tamam"))).language == "tr"
 
 
 async def test_a_language_button_switches_and_is_remembered(dialogue: Dialogue, nlu: FakeNlu) -> None:

@@ -1,0 +1,115 @@
+"""Per-language words from content/words.yml: what a short message's language is, and whether a
+message follows up on the topic just answered.
+
+A detector guesses "Hallo" as English and "Servus" as Turkish: three words carry too few letters
+for statistics, but a list of greetings, thanks and everyday words knows them. The lists live in
+the content store so that KI staff can add a word without a developer.
+Terms are normalised like messages and match whole words (a term with spaces, a whole phrase).
+"""
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from bot.errors import ContentError
+from bot.normalization import normalize
+
+_SECTIONS = ("language", "loanwords", "follow_up_start", "follow_up_anywhere")
+
+
+@dataclass(frozen=True)
+class _Terms:
+    """Normalised single words and phrases (padded with spaces, for whole-phrase matching)."""
+
+    words: frozenset[str]
+    phrases: tuple[str, ...]
+
+    @staticmethod
+    def of(terms: list[str]) -> "_Terms":
+        normalized = [normalize(t) for t in terms]
+        return _Terms(frozenset(t for t in normalized if " " not in t),
+                      tuple(f" {t} " for t in normalized if " " in t))
+
+    def count_in(self, words: list[str], padded: str) -> int:
+        return sum(w in self.words for w in words) + sum(p in padded for p in self.phrases)
+
+    def starts(self, words: list[str], padded: str) -> bool:
+        return bool(words) and words[0] in self.words or any(padded.startswith(p) for p in self.phrases)
+
+
+@dataclass(frozen=True)
+class Words:
+    language: dict[str, _Terms]
+    loanwords: _Terms
+    follow_up_start: dict[str, _Terms]
+    follow_up_anywhere: dict[str, _Terms]
+
+    def votes(self, text: str) -> Counter[str]:
+        """How many of the message's words each language's list knows (loanwords not counted)."""
+        words, padded = _split(text)
+        words = [w for w in words if w not in self.loanwords.words]
+        return Counter({code: n for code, terms in self.language.items() if (n := terms.count_in(words, padded))})
+
+    def only_loanwords(self, text: str) -> bool:
+        """Every word is a German service word or no word at all ("CaféO Adresse", "Termin?")."""
+        words, _ = _split(text)
+        return all(w in self.loanwords.words or not any(c.isalpha() for c in w) for w in words)
+
+    def has_loanword(self, text: str) -> bool:
+        words, padded = _split(text)
+        return self.loanwords.count_in(words, padded) > 0
+
+    def is_follow_up(self, text: str) -> bool:
+        """Does the message continue the conversation: "and for women?", "can I park there?"."""
+        words, padded = _split(text)
+        return any(terms.starts(words, padded) for terms in self.follow_up_start.values()) or any(
+            terms.count_in(words, padded) for terms in self.follow_up_anywhere.values()
+        )
+
+
+def _split(text: str) -> tuple[list[str], str]:
+    normalized = normalize(text)
+    return normalized.split(), f" {normalized} "
+
+
+def load_words(path: Path, languages: set[str]) -> Words:
+    """Read content/words.yml; ContentError names the file and line of what is wrong.
+
+    Read as YAML nodes, not values, so that words such as "no", "yes" or "on" stay words.
+    """
+    try:
+        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except FileNotFoundError:
+        raise ContentError(f"{path}: missing (per-language words for short messages and follow-ups)") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "context_mark", None) or getattr(error, "problem_mark", None)
+        raise ContentError(f"{path}:{mark.line + 1 if mark else 1}: not valid YAML: {error}") from error
+    if not isinstance(node, yaml.MappingNode):
+        raise ContentError(f"{path}:1: expected a mapping with {', '.join(_SECTIONS)}")
+    sections = {key.value: value for key, value in node.value}
+    for section in _SECTIONS:
+        if section not in sections:
+            raise ContentError(f"{path}:1: `{section}:` is missing")
+    loanwords = _terms(path, "loanwords", sections["loanwords"])
+    per_language: dict[str, dict[str, _Terms]] = {}
+    for section in ("language", "follow_up_start", "follow_up_anywhere"):
+        value = sections[section]
+        if not isinstance(value, yaml.MappingNode):
+            raise ContentError(f"{path}:{value.start_mark.line + 1}: {section}: expected a list of words per language")
+        by_code = {key.value: _terms(path, f"{section}.{key.value}", terms) for key, terms in value.value}
+        missing = sorted(languages - set(by_code))
+        if missing:
+            raise ContentError(f"{path}:{value.start_mark.line + 1}: {section}: languages missing: {missing}")
+        per_language[section] = {code: terms for code, terms in by_code.items() if code in languages}
+    return Words(per_language["language"], loanwords, per_language["follow_up_start"], per_language["follow_up_anywhere"])
+
+
+def _terms(path: Path, name: str, node: yaml.Node) -> _Terms:
+    if not isinstance(node, yaml.SequenceNode) or not node.value:
+        raise ContentError(f"{path}:{node.start_mark.line + 1}: {name}: expected a non-empty list of words")
+    for item in node.value:
+        if not isinstance(item, yaml.ScalarNode) or not normalize(str(item.value)):
+            raise ContentError(f"{path}:{item.start_mark.line + 1}: {name}: {item.value!r} is no word")
+    return _Terms.of([str(item.value) for item in node.value])
