@@ -145,7 +145,7 @@ def test_unknown_placeholder_points_at_the_answer_line(tmp_path: Path) -> None:
 
 def test_reviewed_that_is_not_a_date_names_its_line(tmp_path: Path) -> None:
     content = copy_store(tmp_path)
-    path = break_topic(content, "kim.contact", lambda t: t.replace("reviewed: 2026-11-26", "reviewed: last week"))
+    path = break_topic(content, "kim.contact", lambda t: t.replace("reviewed: 2026-11-30", "reviewed: last week"))
     message = load_error(content)
     assert f"{path}:{line_of(path, 'reviewed:')}:" in message
     assert "reviewed" in message
@@ -254,7 +254,7 @@ def test_two_topics_with_one_intent_point_at_intents_line(tmp_path: Path) -> Non
 def test_every_broken_file_is_reported_at_once(tmp_path: Path) -> None:
     content = copy_store(tmp_path)
     hours = break_topic(content, "cafeo.women", lambda t: t.replace('opens: "10:00"', 'opens: "25:00"'))
-    reviewed = break_topic(content, "kim.contact", lambda t: t.replace("reviewed: 2026-11-26", "reviewed: soon"))
+    reviewed = break_topic(content, "kim.contact", lambda t: t.replace("reviewed: 2026-11-30", "reviewed: soon"))
     message = load_error(content)
     assert str(hours) in message and str(reviewed) in message
 
