@@ -160,6 +160,8 @@ class LanguageChooser:
     def _short(self, scores: dict[str, int], candidates: list[str], remembered: str | None, hint: str | None,
                script: str, text: str, letters: int) -> Choice | None:
         best = max(scores.values(), default=0)
+        if best == 0 and letters < 4:
+            return None  # "hm", "ok": nothing to go on
         leaders = [code for code in candidates if scores.get(code, 0) == best] if best > 0 else list(candidates)
         different_script = remembered is not None and self._scripts.get(remembered) != script
         if remembered in leaders:

@@ -1,18 +1,25 @@
-"""The bot answers in the language the user writes in: clear sentences are recognised, replies
-like "ok" never flip the language, and a language we do not support is not forced into one we do."""
+"""The bot answers in the language the user writes in: clear sentences are recognised, a short
+message is read with what is known besides its letters (greetings, the remembered language, the
+channel's hint, German as Herne's default), "ok" never flips the language, and a language we do
+not support is not forced into one we do."""
 
 import pytest
 
-from bot.language_detection import Detection, LanguageGuesser
-from bot.settings import Settings
+from bot.content import load_content
+from bot.language_detection import LanguageChooser, LanguageGuesser
+from bot.settings import PROJECT_ROOT, Settings
 
 SUPPORTED = ["de", "en", "ar", "tr", "ro", "uk", "ru", "fa"]
+SCRIPTS = {"de": "LATIN", "en": "LATIN", "tr": "LATIN", "ro": "LATIN", "ar": "ARABIC", "fa": "ARABIC",
+           "uk": "CYRILLIC", "ru": "CYRILLIC"}
 
 
 @pytest.fixture(scope="module")
-def guesser() -> LanguageGuesser:
-    """The real Lingua detector, as the application builds it (takes a few seconds)."""
-    return LanguageGuesser(SUPPORTED, Settings().contrast_language_list())
+def chooser() -> LanguageChooser:
+    """The real Lingua detector and the real word lists of content/words.yml, as the application builds them."""
+    guesser = LanguageGuesser(SUPPORTED, Settings().contrast_language_list())
+    words = load_content(PROJECT_ROOT / "content", set(SUPPORTED)).words
+    return LanguageChooser(guesser, words, SCRIPTS, "de")
 
 
 # Everyday questions of people new in Herne, on subjects the NLU examples do not cover.
@@ -37,16 +44,15 @@ SENTENCES = [
 
 
 @pytest.mark.parametrize(("language", "sentence"), SENTENCES, ids=[f"{l}-{i % 2}" for i, (l, _) in enumerate(SENTENCES)])
-def test_clear_sentence_is_detected_as_its_language(guesser: LanguageGuesser, language: str, sentence: str) -> None:
-    detection = guesser.guess(sentence)
-    assert detection is not None
-    assert detection.language == language
-    assert not detection.unsupported
+def test_clear_sentence_is_detected_as_its_language(chooser: LanguageChooser, language: str, sentence: str) -> None:
+    choice = chooser.choose(sentence)
+    assert choice is not None and choice.language == language
+    assert not choice.unsupported
 
 
 @pytest.mark.parametrize("message", ["ok", "👍", "12", "?", "hm", "OK!", "  ", "", "👍👍👍", "۱۲۳"])
-def test_too_short_message_gives_no_guess(guesser: LanguageGuesser, message: str) -> None:
-    assert guesser.guess(message) is None
+def test_too_short_message_gives_no_guess(chooser: LanguageChooser, message: str) -> None:
+    assert chooser.choose(message) is None
 
 
 @pytest.mark.parametrize(
@@ -57,11 +63,9 @@ def test_too_short_message_gives_no_guess(guesser: LanguageGuesser, message: str
     ],
     ids=["pl", "fr"],
 )
-def test_unsupported_language_is_recognised_as_such(guesser: LanguageGuesser, sentence: str) -> None:
-    detection = guesser.guess(sentence)
-    assert isinstance(detection, Detection)
-    assert detection.language == ""
-    assert detection.unsupported
+def test_unsupported_language_is_recognised_as_such(chooser: LanguageChooser, sentence: str) -> None:
+    choice = chooser.choose(sentence)
+    assert choice is not None and choice.unsupported
 
 
 @pytest.mark.parametrize(
@@ -73,9 +77,9 @@ def test_unsupported_language_is_recognised_as_such(guesser: LanguageGuesser, se
         ("fa", "من نمی‌دانم با این نامه کجا باید بروم"),
     ],
 )
-def test_arabic_and_persian_are_told_apart(guesser: LanguageGuesser, language: str, sentence: str) -> None:
-    detection = guesser.guess(sentence)
-    assert detection is not None and detection.language == language
+def test_arabic_and_persian_are_told_apart(chooser: LanguageChooser, language: str, sentence: str) -> None:
+    choice = chooser.choose(sentence)
+    assert choice is not None and choice.language == language
 
 
 @pytest.mark.parametrize(
@@ -87,6 +91,57 @@ def test_arabic_and_persian_are_told_apart(guesser: LanguageGuesser, language: s
         ("ru", "Могу ли я получить помощь с документами?"),
     ],
 )
-def test_ukrainian_and_russian_are_told_apart(guesser: LanguageGuesser, language: str, sentence: str) -> None:
-    detection = guesser.guess(sentence)
-    assert detection is not None and detection.language == language
+def test_ukrainian_and_russian_are_told_apart(chooser: LanguageChooser, language: str, sentence: str) -> None:
+    choice = chooser.choose(sentence)
+    assert choice is not None and choice.language == language
+
+
+@pytest.mark.parametrize(
+    ("message", "language"),
+    [("Hallo", "de"), ("Moin", "de"), ("Servus", "de"), ("Guten Tag", "de"), ("merhaba", "tr"),
+     ("buna ziua", "ro"), ("привіт", "uk"), ("привет", "ru"), ("مرحبا", "ar"), ("ممنون", "fa"), ("thank you", "en")],
+)
+def test_a_greeting_alone_is_answered_in_its_language(chooser: LanguageChooser, message: str, language: str) -> None:
+    assert chooser.decide(message, None, None, None).language == language
+
+
+@pytest.mark.parametrize("message", ["CaféO Adresse", "Termin?", "Deutschkurs", "Jobcenter Termin"])
+def test_german_service_words_keep_a_returning_users_language(chooser: LanguageChooser, message: str) -> None:
+    assert chooser.decide(message, "ru", None, None).language == "ru"
+    assert not chooser.decide(message, "ru", None, None).unsupported
+    assert chooser.decide(message, None, None, None).language == "de"  # a new user in Herne
+
+
+@pytest.mark.parametrize(("message", "language"), [("متى Termin", "ar"), ("Deutschkurs когда", "ru"),
+                                                   ("Adresse کجاست", "fa"), ("Deutschkurs nerede", "tr")])
+def test_german_words_inside_another_language_do_not_make_it_german(chooser: LanguageChooser, message: str,
+                                                                    language: str) -> None:
+    assert chooser.decide(message, None, None, None).language == language
+
+
+def test_the_channels_hint_decides_what_the_letters_cannot(chooser: LanguageChooser) -> None:
+    assert chooser.decide("سلام", None, None, "fa").language == "fa"
+    assert chooser.decide("سلام", None, None, "ar").language == "ar"
+    assert chooser.decide("ok", None, None, "tr").language == "tr"
+    assert chooser.decide("ok", None, None, None).language == "de"
+
+
+def test_a_short_message_in_another_language_switches_only_the_second_time(chooser: LanguageChooser) -> None:
+    first = chooser.decide("merhaba", "de", None, None)
+    assert (first.language, first.pending) == ("de", "tr")
+    assert chooser.decide("tamam", "de", first.pending, None).language == "tr"
+
+
+def test_a_clear_sentence_in_another_script_switches_at_once(chooser: LanguageChooser) -> None:
+    assert chooser.decide("أين يمكنني تعلم اللغة الألمانية في هرنه", "de", None, None).language == "ar"
+
+
+def test_a_transliteration_keeps_the_users_script_language(chooser: LanguageChooser) -> None:
+    assert chooser.decide("marhaba wen el cafe", "ar", None, None).language == "ar"
+    assert chooser.decide("privet gde kurs nemeckogo", "ru", None, None).language == "ru"
+
+
+def test_unsupported_is_said_only_for_a_long_text(chooser: LanguageChooser) -> None:
+    assert not chooser.decide("Dzień dobry", None, None, None).unsupported
+    assert not chooser.decide("Bonjour madame", "tr", None, None).unsupported
+    assert chooser.decide("Dzień dobry, gdzie mogę znaleźć kurs języka niemieckiego?", None, None, None).unsupported
