@@ -26,6 +26,8 @@ DETECTOR_MIN_LETTERS = 12  # below this the detector's guess is noise
 UNSUPPORTED_MIN_WORDS = 4  # calling a language unsupported needs a real sentence...
 UNSUPPORTED_MIN_LETTERS = 20
 UNSUPPORTED_MIN_CONFIDENCE = 0.8  # ...that the detector is sure of, and few of whose words are ours
+NO_WORDS_DETECTOR_LETTERS = 8  # a short message no word list knows goes to the detector...
+NO_WORDS_DETECTOR_SHARE = 0.8  # ...which decides only when it is sure
 WORDS_MARGIN = 2  # a long message whose known words lead by this many is that language
 SWITCH_CONFIDENCE = 0.9  # a long message this clearly in another language switches at once
 
@@ -168,6 +170,12 @@ class LanguageChooser:
             return Choice(remembered, reason="remembered")
         if len(leaders) == 1:
             return Choice(leaders[0], sure=different_script, reason="words")
+        if best == 0 and letters >= NO_WORDS_DETECTOR_LETTERS:
+            # No word of any list ("placement test"): the detector may say, if it is sure.
+            ranked = [(code, value) for code, value in self._guesser.confidences(text) if code in leaders]
+            total = sum(value for _, value in ranked)
+            if ranked and total > 0 and ranked[0][1] / total >= NO_WORDS_DETECTOR_SHARE:
+                return Choice(ranked[0][0], sure=different_script, reason="detector")
         for fallback, reason in ((hint, "hint"), (self._default, "default")):
             if fallback in leaders:
                 return Choice(fallback, sure=different_script, reason=reason)

@@ -33,7 +33,9 @@ class _Terms:
                       tuple(f" {t} " for t in normalized if " " in t))
 
     def count_in(self, words: list[str], padded: str) -> int:
-        return sum(w in self.words for w in words) + sum(p in padded for p in self.phrases)
+        """Words found, a phrase counting one more than its words ("доброго дня" is a Ukrainian
+        greeting even though Russian has both words)."""
+        return sum(w in self.words for w in words) + sum(len(p.split()) + 1 for p in self.phrases if p in padded)
 
     def starts(self, words: list[str], padded: str) -> bool:
         return bool(words) and words[0] in self.words or any(padded.startswith(p) for p in self.phrases)
