@@ -4,16 +4,28 @@ from actions.base import ActionResult, Turn, language_buttons, menu_buttons, men
 from bot.messages import Reply
 
 
+def what_i_answer(turn: Turn) -> str:
+    """Every topic the bot answers, one per line: shared by the greeting and the fallback so
+    that both always name the same topics (add a line here when a topic is added)."""
+    return turn._(
+        "• CaféO, the counselling café, and its consultation hour for women\n"
+        "• German courses and the placement test\n"
+        "• KIM case management: who is my case manager?\n"
+        "• contacting the Integration Centre (KI)\n"
+        "• the Integreat app\n"
+        "• school counselling for newly arrived pupils\n"
+        "• talking to a person"
+    )
+
+
 def show_menu(turn: Turn, topic: str = "help") -> ActionResult:
     return ActionResult(topic, (Reply(turn._("Choose a topic, or write your question:"), menu_buttons(turn)),))
 
 
 def greet(turn: Turn, first_contact: bool) -> ActionResult:
     """A greeting; on first contact with the language choice, later with the menu."""
-    hello = turn._(
-        "Hello! I am the chatbot of the Integration Centre Herne (KI). "
-        "I answer questions about CaféO, German courses and case management."
-    )
+    hello = "\n".join((turn._("Hello! I am the chatbot of the Integration Centre Herne (KI). Ask me about:"),
+                       what_i_answer(turn)))
     if first_contact:
         return ActionResult(
             "greet",

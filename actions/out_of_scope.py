@@ -1,14 +1,16 @@
 """Honest answers when the bot cannot help: out of scope, unsure, or unable to understand text."""
 
 from actions.base import ActionResult, Turn, menu_buttons, person_button, menu_button, topic_button
+from actions.menu import what_i_answer
 from bot.messages import Reply
 
 
 def out_of_scope(turn: Turn) -> ActionResult:
-    text = turn._(
-        "Sorry, I cannot answer that. I only know about the services of the Integration Centre Herne: "
-        "CaféO, German courses, the placement test and case management. Choose a topic, or talk to a person."
-    )
+    text = "\n".join((
+        turn._("Sorry, I cannot answer that. I can only help with these topics of the Integration Centre Herne (KI):"),
+        what_i_answer(turn),
+        turn._("Choose a topic, or talk to a person:"),
+    ))
     return ActionResult("out_of_scope", (Reply(text, menu_buttons(turn)),))
 
 
