@@ -44,7 +44,7 @@ class RasaNluClient:
                 IntentScore(str(item["name"]), float(item["confidence"]))
                 for item in body.get("intent_ranking") or [intent]
             )
-            entities = {str(e["entity"]): str(e["value"]) for e in body.get("entities") or []}
+            entities = _one_value_each(body.get("entities") or [])
             return NluResult(
                 intent=str(intent["name"]),
                 confidence=float(intent["confidence"]),
@@ -62,3 +62,12 @@ class RasaNluClient:
             return response.status_code == 200 and bool(response.json().get("model_file"))
         except (httpx.HTTPError, ValueError):
             return False
+
+
+def _one_value_each(found: list[dict[str, object]]) -> dict[str, str]:
+    """{entity: value}; an entity named with two different values ("Wanne-Eickel", "Wanne or
+    Eickel?") is left out, so the bot asks rather than picks one."""
+    values: dict[str, set[str]] = {}
+    for entity in found:
+        values.setdefault(str(entity["entity"]), set()).add(str(entity["value"]))
+    return {name: next(iter(named)) for name, named in values.items() if len(named) == 1}
