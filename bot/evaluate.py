@@ -31,6 +31,7 @@ import httpx
 import yaml
 
 from bot import nlu_model
+from bot.bidi import LRI, PDI
 from bot.content import ContentStore, load_content
 from bot.dialogue import Dialogue
 from bot.i18n import load_languages
@@ -136,7 +137,7 @@ async def score_ours(cases: list[Case], settings: Settings, rasa_url: str, token
             answered = answered_intent(outcome.topic, content)
             if answered == "kim_contact" and case.district:
                 wanted = content.by_intent["kim_contact"].texts[outcome.language].by_value[case.district].strip()
-                if outcome.replies[0].text.strip() != wanted:
+                if outcome.replies[0].text.replace(LRI, "").replace(PDI, "").strip() != wanted:
                     answered = "kim_contact (other district)"
             verdicts.append(Verdict(case, answered))
     return verdicts

@@ -4,8 +4,8 @@ A classifier trained only on our topics maps "when does the Jobcenter open?" to 
 with full confidence. So a topic is answered only when the message (or the conversation's
 current topic) mentions one of the concepts its content file lists under `evidence`.
 Terms are normalised like messages; a term matches a word that starts with it, or, from
-four characters on, contains it; a two-letter term only a whole word; a term with spaces
-matches as a phrase.
+four characters on, contains it; a two-letter term, or one ending in "=", only a whole word;
+a term with spaces matches as a phrase.
 """
 
 from dataclasses import dataclass
@@ -18,6 +18,7 @@ from bot.normalization import normalize
 
 PHRASE_MIN = 4  # one-word terms this long also match inside words (kurs in deutschkurs)
 WHOLE_WORD_MAX = 2  # terms this short (Persian اپ, "app") match only a whole word
+WHOLE_WORD_MARK = "="  # "wann=" matches the word "wann" only, not "wanne"
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,9 @@ class Concepts:
     """Normalised terms per concept name."""
 
     terms: dict[str, tuple[str, ...]]
+    # Concepts that say what a question asks ABOUT a service (cost, duration, place...): a topic
+    # lists the ones its answer covers under `asks`.
+    aspects: frozenset[str] = frozenset()
 
     def mentioned(self, text: str) -> set[str]:
         """The concepts the text mentions."""
@@ -34,7 +38,11 @@ class Concepts:
         found = set()
         for name, terms in self.terms.items():
             for term in terms:
-                if " " in term:
+                if term.endswith(WHOLE_WORD_MARK):
+                    if term[:-1] in words:
+                        found.add(name)
+                        break
+                elif " " in term:
                     if f" {term} " in padded or (len(term) >= PHRASE_MIN and term in normalized):
                         found.add(name)
                         break
@@ -50,7 +58,7 @@ class Concepts:
     def strip(self, text: str, names: set[str]) -> str:
         """The normalised text without the words of the named concepts (e.g. greetings)."""
         words = normalize(text).split()
-        terms = {t for name in names for t in self.terms.get(name, ()) if " " not in t}
+        terms = {t.removesuffix(WHOLE_WORD_MARK) for name in names for t in self.terms.get(name, ()) if " " not in t}
         phrases = [t for name in names for t in self.terms.get(name, ()) if " " in t]
         text = " ".join(w for w in words if not any(w.startswith(t) for t in terms))
         for phrase in phrases:
@@ -79,9 +87,20 @@ def load_concepts(path: Path) -> Concepts:
             raise ContentError(f"{path}:{line}: concept {key.value!r} needs a non-empty list of terms")
         normalized = []
         for item in value.value:
-            term = normalize(str(item.value)) if isinstance(item, yaml.ScalarNode) else ""
+            raw = str(item.value) if isinstance(item, yaml.ScalarNode) else ""
+            whole = raw.endswith(WHOLE_WORD_MARK)
+            term = normalize(raw.removesuffix(WHOLE_WORD_MARK))
             if len(term) < WHOLE_WORD_MAX and " " not in term:
                 raise ContentError(f"{path}:{item.start_mark.line + 1}: term {item.value!r} is too short to be evidence")
-            normalized.append(term)
+            normalized.append(term + WHOLE_WORD_MARK if whole else term)
         terms[str(key.value)] = tuple(dict.fromkeys(normalized))
-    return Concepts(terms)
+    aspects_node = next((v for k, v in node.value if k.value == "aspects"), None)
+    aspects: list[str] = []
+    if aspects_node is not None:
+        if not isinstance(aspects_node, yaml.SequenceNode):
+            raise ContentError(f"{path}:{aspects_node.start_mark.line + 1}: `aspects:` must be a list of concept names")
+        for item in aspects_node.value:
+            if not isinstance(item, yaml.ScalarNode) or item.value not in terms:
+                raise ContentError(f"{path}:{item.start_mark.line + 1}: aspect {getattr(item, 'value', item)!r} is no concept")
+            aspects.append(str(item.value))
+    return Concepts(terms, frozenset(aspects))

@@ -67,20 +67,23 @@ class Interpreter:
         topic = self._content.by_intent.get(result.intent)
         if topic is not None and result.confidence >= self._answer \
                 and self._has_evidence(topic, mentioned, result.entities):
-            return Understanding("topic", result.intent, result.confidence, result.entities)
+            return self._covered(Understanding("topic", result.intent, result.confidence, result.entities), mentioned)
 
         if context is not None and OTHER_SERVICES not in mentioned:
             shaped = self._content.words.is_follow_up(text)
             if shaped or self._names_related(context, mentioned, result.entities):
                 follow_up = await self._follow_up(text, context, mentioned, result)
                 if follow_up is not None:
-                    return follow_up
+                    return self._covered(follow_up, mentioned)
             if shaped:
                 # "Can I park there?" after CaféO: about the topic, but nothing the content knows.
-                return Understanding(UNKNOWN_DETAIL, result.intent, result.confidence, result.entities)
+                return Understanding(UNKNOWN_DETAIL, context.intents[0], result.confidence, result.entities)
 
         if topic is None and result.confidence >= self._answer and result.intent != OUT_OF_SCOPE:
             if OTHER_SERVICES in mentioned and result.intent not in SMALL_TALK_INTENTS + (HANDOFF,):
+                return Understanding(OUT_OF_SCOPE, result.intent, result.confidence, result.entities)
+            if result.intent in SMALL_TALK_INTENTS and mentioned & self._content.concepts.aspects:
+                # "Is there parking near the building?" is no goodbye, whatever the classifier says.
                 return Understanding(OUT_OF_SCOPE, result.intent, result.confidence, result.entities)
             return Understanding("intent", result.intent, result.confidence, result.entities)
         if OTHER_SERVICES in mentioned or result.intent == OUT_OF_SCOPE and result.confidence >= self._answer:
@@ -95,27 +98,51 @@ class Interpreter:
         return Understanding(OUT_OF_SCOPE, result.intent, result.confidence, result.entities)
 
     async def _follow_up(self, text: str, context: Topic, mentioned: set[str], first: NluResult) -> Understanding | None:
-        """Read the message as a follow-up to `context`. Only a related topic the message itself
-        names is answered: by its evidence ("and the test?" after courses) or by a question it
-        answers (`asks`: "and when is it open?" after CaféO). The message is re-asked with the
-        conversation's subject in front ("cafeo" + "and when is it open?") to rank them."""
+        """Read the message as a follow-up to `context`. Only a topic the message itself names is
+        answered: a related topic by its own evidence ("and the test?" after courses), else a
+        topic of the conversation's subject by a question it answers (`asks`: "and where is it?"
+        after the women's hour -> CaféO). The message is re-asked with the subject in front
+        ("cafeo" + "and where is it?") to rank them."""
         subject = self._subject(context)
         second = await self._nlu.parse(f"{subject} {text}") if subject else first
         entities = {**second.entities, **first.entities}
         scores: dict[str, float] = {}
         for score in first.ranking + second.ranking:
             scores[score.name] = max(scores.get(score.name, 0.0), score.confidence)
-        named = {
-            topic.intents[0]: max((scores.get(i, 0.0) for i in topic.intents), default=0.0)
-            for topic in self._content.topics.values()
-            if HANDOFF not in topic.intents and self._related(context, topic) and self._named(topic, mentioned, entities)
-        }
-        if not named:
+
+        def score_of(topic: Topic) -> float:
+            return max((scores.get(i, 0.0) for i in topic.intents), default=0.0)
+
+        own = mentioned - set(SMALL_TALK)
+        candidates = [t for t in self._content.topics.values() if HANDOFF not in t.intents and self._related(context, t)]
+        by_evidence = [t for t in candidates if self._has_evidence(t, own, entities, own_only=True)]
+        if by_evidence:
+            # Naming another topic while not naming the current one means the user moved on
+            # ("after the test, where is a course?"): such a topic goes first.
+            moved_on = context not in by_evidence
+            best = max(by_evidence, key=lambda t: (moved_on and t.id != context.id, score_of(t)))
+            return Understanding("topic", best.intents[0], score_of(best), entities, via_context=True)
+        asked = own & self._content.concepts.aspects
+        if not asked:
             return None
-        # Naming a topic other than the current one means the user moved on ("after the
-        # test, where is a course?"): such a topic goes first, then the classifier's order.
-        best = max(named, key=lambda i: (i not in context.intents, named[i]))
-        return Understanding("topic", best, named[best], entities, via_context=True)
+        if asked & set(context.asks):
+            return Understanding("topic", context.intents[0], score_of(context), entities, via_context=True)
+        same_subject = [t for t in candidates if set(t.evidence) & set(context.evidence) and asked & set(t.asks)]
+        if not same_subject:
+            return None
+        best = max(same_subject, key=score_of)
+        return Understanding("topic", best.intents[0], score_of(best), entities, via_context=True)
+
+    def _covered(self, understood: Understanding, mentioned: set[str]) -> Understanding:
+        """A topic answer, unless the question asks about an aspect its answer does not cover
+        ("How long does the test take?", "Is the coffee free there?"): then an honest
+        "I don't know that about <topic>"."""
+        asked = mentioned & self._content.concepts.aspects
+        topic = self._content.by_intent[understood.intent]
+        if understood.intent != HANDOFF and asked - set(topic.asks):
+            return Understanding(UNKNOWN_DETAIL, understood.intent, understood.confidence, understood.entities,
+                                 via_context=understood.via_context)
+        return understood
 
     def _named(self, topic: Topic, mentioned: set[str], entities: dict[str, str]) -> bool:
         """The message names the topic itself (its evidence) or a question it answers (`asks`)."""
