@@ -2,15 +2,17 @@
 
 1. Rasa classifies the message.
 2. A greeting or thanks that comes with a question: the question wins (re-asked without them).
-3. A topic is accepted only with evidence: a concept of the topic in the message, or in the
-   conversation's current topic when the new one is related to it (a follow-up such as "and
-   when is it open?" after CaféO). A message about another office is never answered with ours.
-4. A message that is no topic on its own, in a fresh conversation, is read as a follow-up only
-   when it is shaped like one ("and...?", "...there?": content/words.yml) or names something of
-   the current or a related topic: re-asked with the conversation's subject in front of it (see
-   `_follow_up`). A follow-up-shaped message that finds nothing is an honest "I don't know that
-   about <topic>" (UNKNOWN_DETAIL); any other message is read as if the conversation were new.
-5. Below the answer threshold: the likeliest topics to choose from, or out of scope.
+3. A topic is accepted only with evidence: a concept of the topic in the message. A message
+   about another office is never answered with ours.
+4. A message that is no topic on its own, in a fresh conversation, is answered from the
+   conversation only when it names a related topic itself, by its evidence or by an aspect the
+   topic covers ("and when is it open?" -> the hours; see `_follow_up`). A message shaped like a
+   follow-up ("and...?", "...there?": content/words.yml) that names nothing we know is an honest
+   "I don't know that about <topic>" (UNKNOWN_DETAIL); any other message is read as if the
+   conversation were new ("what's the weather tomorrow?" after KIM is out of scope).
+5. A topic whose answer does not cover the aspect asked ("how long does the test take?") is
+   not answered with that topic but with "I don't know that about <topic>".
+6. Below the answer threshold: the likeliest topics to choose from, or out of scope.
 """
 
 from dataclasses import dataclass, field
@@ -70,12 +72,10 @@ class Interpreter:
             return self._covered(Understanding("topic", result.intent, result.confidence, result.entities), mentioned)
 
         if context is not None and OTHER_SERVICES not in mentioned:
-            shaped = self._content.words.is_follow_up(text)
-            if shaped or self._names_related(context, mentioned, result.entities):
-                follow_up = await self._follow_up(text, context, mentioned, result)
-                if follow_up is not None:
-                    return self._covered(follow_up, mentioned)
-            if shaped:
+            follow_up = await self._follow_up(text, context, mentioned, result)
+            if follow_up is not None:
+                return self._covered(follow_up, mentioned)
+            if self._content.words.is_follow_up(text):
                 # "Can I park there?" after CaféO: about the topic, but nothing the content knows.
                 return Understanding(UNKNOWN_DETAIL, context.intents[0], result.confidence, result.entities)
 
@@ -148,12 +148,6 @@ class Interpreter:
         """The message names the topic itself (its evidence) or a question it answers (`asks`)."""
         own = mentioned - set(SMALL_TALK)
         return self._has_evidence(topic, own, entities, own_only=True) or any(concept in own for concept in topic.asks)
-
-    def _names_related(self, context: Topic, mentioned: set[str], entities: dict[str, str]) -> bool:
-        """Does the message itself name something of the current topic or one related to it
-        ("for women?" after CaféO, a district after KIM)? Greetings and thanks name nothing."""
-        return any(self._related(context, topic) and self._named(topic, mentioned, entities)
-                   for topic in self._content.topics.values())
 
     def _subject(self, context: Topic) -> str:
         """The conversation's subject as a word: the first term of the context topic's evidence

@@ -10,7 +10,7 @@ import pytest
 
 from bot.content import ContentStore, load_content
 from bot.settings import PROJECT_ROOT
-from bot.understanding import Interpreter
+from bot.understanding import UNKNOWN_DETAIL, Interpreter
 from tests.fakes import FakeNlu
 
 LANGUAGES = {"de", "en", "ar", "tr", "ro", "uk", "ru", "fa"}
@@ -155,3 +155,42 @@ def test_concepts_match_across_scripts_and_spellings(content: ContentStore) -> N
 def test_a_two_letter_term_matches_only_a_whole_word(content: ContentStore) -> None:
     assert "app" in content.concepts.mentioned("یه اپ برای هرنه هست؟")
     assert "app" not in content.concepts.mentioned("اپرا کجاست")  # "opera" starts with the same letters
+
+
+async def test_an_unrelated_question_is_not_read_against_the_previous_topic(
+    interpreter: Interpreter, nlu: FakeNlu, content: ContentStore
+) -> None:
+    """After KIM, the weather: with "kim" in front the classifier would say kim_contact."""
+    nlu.says("wie wird das wetter morgen", "out_of_scope", 0.6)
+    nlu.says("kim wie wird das wetter morgen", "kim_contact", 0.9)
+    understood = await interpreter.interpret("wie wird das wetter morgen", context=content.topics["kim.about"])
+    assert understood.kind == "out_of_scope"
+
+
+async def test_a_follow_up_the_content_cannot_answer_is_an_honest_i_dont_know(
+    interpreter: Interpreter, nlu: FakeNlu, content: ContentStore
+) -> None:
+    """"Can I park there?" after CaféO: with "cafeo" in front the classifier says the hours."""
+    nlu.says("kann ich dort mein auto parken", "out_of_scope", 0.55)
+    nlu.says("cafeo kann ich dort mein auto parken", "cafeo_hours", 0.93)
+    understood = await interpreter.interpret("kann ich dort mein auto parken", context=content.topics["cafeo.about"])
+    assert (understood.kind, understood.intent) == (UNKNOWN_DETAIL, "cafeo_about")
+
+
+async def test_a_follow_up_about_a_covered_aspect_goes_to_the_topic_that_covers_it(
+    interpreter: Interpreter, nlu: FakeNlu, content: ContentStore
+) -> None:
+    """"And where is it?" after the women's hour: the place is CaféO's own topic."""
+    nlu.says("cafeo and where is it", "cafeo_women", 0.6, ranking=[("cafeo_women", 0.6), ("cafeo_about", 0.3)])
+    understood = await interpreter.interpret("and where is it", context=content.topics["cafeo.women"])
+    assert (understood.kind, understood.intent) == ("topic", "cafeo_about")
+
+
+async def test_a_question_about_an_aspect_the_topic_does_not_cover_is_not_answered_with_it(
+    interpreter: Interpreter, nlu: FakeNlu
+) -> None:
+    nlu.says("wie lange dauert der einstufungstest", "courses_placement", 0.95)
+    understood = await interpreter.interpret("wie lange dauert der einstufungstest")
+    assert (understood.kind, understood.intent) == (UNKNOWN_DETAIL, "courses_placement")
+    nlu.says("wo ist der einstufungstest", "courses_placement", 0.95)
+    assert (await interpreter.interpret("wo ist der einstufungstest")).kind == "topic"  # the place is covered
