@@ -13,6 +13,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from bot.crisis import CrisisGuide, load_crisis
 from bot.errors import ContentError
 from bot.evidence import Concepts, load_concepts
 from bot.words import Words, load_words
@@ -129,13 +130,14 @@ REQUIRED_CONCEPTS = (OTHER_SERVICES, *SMALL_TALK)
 
 @dataclass(frozen=True)
 class ContentStore:
-    """All topics, looked up by id or by intent, the concept words that are their evidence, and
-    the per-language words that decide short messages and follow-ups."""
+    """All topics, looked up by id or by intent, the concept words that are their evidence, the
+    per-language words that decide short messages and follow-ups, and the crisis path."""
 
     topics: dict[str, Topic]
     by_intent: dict[str, Topic]
     concepts: Concepts
     words: Words
+    crisis: CrisisGuide
 
     def menu(self) -> list[Topic]:
         """Topics shown in the main menu, in their menu order."""
@@ -216,6 +218,7 @@ def load_content(content_dir: Path, languages: set[str]) -> ContentStore:
     """Load every topic and check the store as a whole: all languages, unique intents, valid links."""
     concepts = load_concepts(content_dir / "concepts.yml")
     words = load_words(content_dir / "words.yml", languages)
+    crisis = load_crisis(content_dir / "crisis.yml", languages)
     files = sorted((content_dir / "topics").glob("*.yml"))
     if not files:
         raise ContentError(f"{content_dir / 'topics'}: no topic files (*.yml)")
@@ -255,4 +258,4 @@ def load_content(content_dir: Path, languages: set[str]) -> ContentStore:
             problems.append(f"{content_dir / 'concepts.yml'}:1: the dialogue needs the concept {name!r}")
     if problems:
         raise ContentError("\n".join(problems))
-    return ContentStore(topics=topics, by_intent=by_intent, concepts=concepts, words=words)
+    return ContentStore(topics=topics, by_intent=by_intent, concepts=concepts, words=words, crisis=crisis)

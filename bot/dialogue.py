@@ -8,6 +8,7 @@ import datetime as dt
 from dataclasses import replace
 
 from actions.answer_topic import answer_topic
+from actions.crisis import CRISIS, crisis
 from actions.base import (
     HANDOFF,
     LANGUAGE_PREFIX,
@@ -154,8 +155,14 @@ class Dialogue:
 
     async def _on_text(self, message: IncomingMessage, state: "_State") -> tuple[ActionResult, str, str, float]:
         first_contact = state.language is None
+        danger = self._content.crisis.detect(message.text)  # before anything else can misread it
         decision = self._chooser.decide(message.text, state.language, state.pending_language,
                                         self._hinted(message.language_hint))
+        if danger is not None:
+            # The language the danger was written in, unless the user's own is plainly this one.
+            language = danger.language if decision.unsupported or state.language is None else decision.language
+            state.language, state.pending_language = language, None
+            return crisis(self.turn(language)), language, CRISIS, 1.0
         if decision.unsupported:
             german = self.turn(self._default)
             english = self.turn("en") if "en" in self._languages else german
@@ -168,7 +175,7 @@ class Dialogue:
             understood = await self._interpreter.interpret(message.text, context)
         except NluUnavailable:
             return nlu_unavailable(turn), language, "", 0.0
-        result = self._choose_action(turn, understood, state, first_contact, context)
+        result = self._choose_action(turn, understood, state, first_contact)
         if first_contact and result.topic != "greet":
             offer = Reply(turn._("You can also choose another language:"), language_buttons(turn))
             result = replace(result, replies=result.replies + (offer,))
@@ -188,8 +195,7 @@ class Dialogue:
         code = hint.split("-")[0].split("_")[0].lower()
         return code if code in self._languages else None
 
-    def _choose_action(self, turn: Turn, understood: Understanding, state: "_State", first_contact: bool,
-                       context: Topic | None) -> ActionResult:
+    def _choose_action(self, turn: Turn, understood: Understanding, state: "_State", first_contact: bool) -> ActionResult:
         awaiting = self._content.topics.get(state.awaiting_slot or "")
         if awaiting is not None and awaiting.slot is not None:
             value = understood.entities.get(awaiting.slot.entity)
@@ -201,8 +207,8 @@ class Dialogue:
             topic = self._content.by_intent[understood.intent]
             value = understood.entities.get(topic.slot.entity) if topic.slot is not None else None
             return answer_topic(turn, topic, slot_value=value)
-        if understood.kind == UNKNOWN_DETAIL and context is not None:
-            return unknown_detail(turn, context)
+        if understood.kind == UNKNOWN_DETAIL:
+            return unknown_detail(turn, self._content.by_intent[understood.intent])
         if understood.kind == "clarify":
             return clarify(turn, [self._content.by_intent[i].id for i in understood.candidates])
         if understood.kind == "intent":

@@ -1,0 +1,353 @@
+"""The crisis path: recognise a person in danger in any language and give the emergency numbers.
+
+A message about suicide or self-harm, violence or threats, a medical emergency or a child in
+danger must be answered with Germany's emergency and help-line numbers at once, before any
+classifier or topic logic can misread it. The detector is a word-list matcher over
+content/crisis.yml, so staff can read and extend it and every decision can be explained.
+
+Expression syntax (documented for staff at the top of content/crisis.yml):
+
+- An expression is words separated by spaces, matched on text normalised by
+  `bot.normalization.normalize` (case, diacritics, ß, Turkish i, Arabic/Persian letters).
+- Each word matches a message word that STARTS with it ("umbring" finds "umbringen");
+  a word ending in "=" only the whole word ("die=" is not "diet"); a word starting with "*"
+  may also sit inside a word ("*kurs" finds "deutschkurs"). Words of one or two letters
+  always match whole words only.
+- The words must appear in this order, with at most two other words between neighbours.
+- Arabic-script words may carry attached prefixes in the message (و ف ب ل ك س, the article
+  ال, Persian می/نمی/ب/ن); a separate Persian "می"/"نمی" joins the next word. Latin "ae",
+  "oe", "ue" count as "a", "o", "u", so "schlaegt" meets "schlägt".
+
+A `not_crisis` expression (hyperbole, prevention courses, first-aid courses...) that matches
+takes the words it matched away from the crisis expressions; a crisis expression can still
+match elsewhere in the same message. So "Kurse zur Gewaltprävention" stays quiet, but
+"Gewalt zu Hause, und gibt es Gewaltprävention?" still gets the numbers.
+"""
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from bot.errors import ContentError
+from bot.normalization import normalize
+
+CATEGORIES = ("suicide", "violence", "medical", "child")
+MAX_GAP = 2  # other words allowed between two neighbouring words of an expression
+WHOLE_WORD_MAX = 2  # words this short match whole words only (a prefix "er" would find "erste")
+ANYWHERE_MIN = 3  # a "*" word needs at least this many letters, or it finds almost anything
+FALLBACK_LANGUAGE = "de"  # a crisis reply must never fail for want of a translation
+
+_ARABIC_SCRIPT = re.compile("[\u0600-\u06ff]")
+# Letters Arabic and Persian attach in front of a word: conjunctions و ف, prepositions ب ل ك,
+# the future س, the article ال and their combinations, Persian verb prefixes می/نمی/ب/ن.
+# Already folded by `normalize` (ی -> ي, ک -> ك).
+_ARABIC_PREFIXES = tuple(sorted(
+    {"و", "ف", "ب", "ل", "ك", "س", "ال", "وال", "فال", "بال", "كال", "لل", "ولل", "فلل",
+     "وب", "ول", "وس", "فب", "فل", "فس", "وك", "مي", "نمي", "ن"},
+    key=len, reverse=True))
+_PERSIAN_VERB_PREFIXES = ("مي", "نمي")  # written apart with a half-space, which normalize splits
+_LATIN_DIGRAPHS = (("ae", "a"), ("oe", "o"), ("ue", "u"))
+
+
+def _fold_digraphs(word: str) -> str:
+    """German typed without umlauts ("schlaegt") meets the folded umlaut ("schlagt")."""
+    if word.isascii():
+        for digraph, letter in _LATIN_DIGRAPHS:
+            word = word.replace(digraph, letter)
+    return word
+
+
+def _words(normalized: str) -> list[str]:
+    """Split normalised text into matchable words, rejoining Persian می/نمی with their verb."""
+    words: list[str] = []
+    for word in normalized.split():
+        if words and words[-1] in _PERSIAN_VERB_PREFIXES and _ARABIC_SCRIPT.match(word):
+            words[-1] += word
+        else:
+            words.append(_fold_digraphs(word))
+    return words
+
+
+def _stems(word: str) -> tuple[str, ...]:
+    """The word and, in Arabic script, the word without each prefix it may carry."""
+    if not _ARABIC_SCRIPT.match(word):
+        return (word,)
+    return (word,) + tuple(word[len(p):] for p in _ARABIC_PREFIXES if word.startswith(p) and len(word) > len(p) + 1)
+
+
+@dataclass(frozen=True)
+class Term:
+    """One word of an expression and how it may meet a message word."""
+
+    text: str
+    whole: bool = False  # "=": nothing may follow
+    anywhere: bool = False  # "*": letters may come before
+
+    def matches(self, word: str, stems: tuple[str, ...]) -> bool:
+        """Whether the message word (given with its prefix-less stems) is this term."""
+        if self.anywhere:
+            return word.endswith(self.text) if self.whole else self.text in word
+        if self.whole or len(self.text) <= WHOLE_WORD_MAX:
+            return word == self.text or (len(self.text) > WHOLE_WORD_MAX and self.text in stems[1:])
+        return any(stem.startswith(self.text) for stem in stems)
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A crisis or look-alike expression, as written in the file and as terms."""
+
+    language: str
+    category: str  # one of CATEGORIES, or "not_crisis"
+    written: str
+    terms: tuple[Term, ...]
+
+    def matches(self, positions: Callable[[Term], list[int]], blocked: set[int]) -> Iterator[tuple[int, ...]]:
+        """Every way the expression matches, given where each term occurs; avoids blocked words."""
+        candidates = [[i for i in positions(term) if i not in blocked] for term in self.terms]
+        if not all(candidates):
+            return
+
+        def extend(found: tuple[int, ...], index: int) -> Iterator[tuple[int, ...]]:
+            if index == len(self.terms):
+                yield found
+                return
+            for position in candidates[index]:
+                if found[-1] < position <= found[-1] + MAX_GAP + 1:
+                    yield from extend(found + (position,), index + 1)
+
+        for start in candidates[0]:
+            yield from extend((start,), 1)
+
+
+def parse_expression(written: str) -> tuple[Term, ...]:
+    """Terms of a written expression; ValueError says what a staff member must fix."""
+    terms: list[Term] = []
+    for raw in written.split():
+        anywhere, whole = raw.startswith("*"), raw.endswith("=")
+        core = raw.strip("*=")
+        if "*" in core or "=" in core:
+            raise ValueError(f"{raw!r}: '*' belongs only at the start of a word, '=' only at its end")
+        words = _words(normalize(core))
+        if not words:
+            raise ValueError(f"{raw!r} has no letters or digits")
+        for position, word in enumerate(words):
+            term = Term(word, whole=whole and position == len(words) - 1, anywhere=anywhere and position == 0)
+            if term.anywhere and len(word) < ANYWHERE_MIN:
+                raise ValueError(f"{raw!r}: a word with '*' needs at least {ANYWHERE_MIN} letters")
+            terms.append(term)
+    if not terms:
+        raise ValueError("empty expression")
+    return tuple(terms)
+
+
+@dataclass(frozen=True)
+class CrisisMatch:
+    """Why a message was taken for a crisis: the category and the expression that matched."""
+
+    category: str
+    language: str
+    expression: str
+
+
+@dataclass(frozen=True)
+class CrisisGuide:
+    """The crisis expressions of every language, their look-alikes, and the reply per language."""
+
+    expressions: tuple[Expression, ...]
+    look_alikes: tuple[Expression, ...]
+    replies: dict[str, str] = field(default_factory=dict)
+
+    def detect(self, text: str) -> CrisisMatch | None:
+        """The crisis the text is about, or None.
+
+        Every language's expressions are checked, not only the user's: people mix languages,
+        and the language guess of a short, upset message is the least reliable one. Of several
+        matches the one with most words wins (it is the most specific); of equally long ones,
+        the one whose language's matches cover most words of the message, so that a word two
+        languages share ("stalk", "سکته") is placed in the language the rest is written in.
+        """
+        words = _words(normalize(text))
+        if not words:
+            return None
+        stems = [_stems(word) for word in words]
+        found: dict[Term, list[int]] = {}
+
+        def positions(term: Term) -> list[int]:
+            if term not in found:
+                found[term] = [i for i, word in enumerate(words) if term.matches(word, stems[i])]
+            return found[term]
+
+        blocked: set[int] = set()
+        for look_alike in self.look_alikes:
+            for match in look_alike.matches(positions, set()):
+                blocked.update(match)
+        matched: list[Expression] = []
+        covered: dict[str, set[int]] = {}
+        for expression in self.expressions:
+            if (where := next(expression.matches(positions, blocked), None)) is not None:
+                matched.append(expression)
+                covered.setdefault(expression.language, set()).update(where)
+        if not matched:
+            return None
+        best = max(matched, key=lambda e: (len(e.terms), len(covered[e.language])))  # first of equals
+        return CrisisMatch(category=best.category, language=best.language, expression=best.written)
+
+    def reply(self, language: str) -> str:
+        """The crisis reply in the language; German (or any) if the language has none."""
+        if language in self.replies:
+            return self.replies[language]
+        return self.replies.get(FALLBACK_LANGUAGE) or next(iter(self.replies.values()))
+
+
+# --- loading -------------------------------------------------------------------------------------
+
+_SECTIONS = ("numbers", "expressions", "not_crisis", "reply")
+_NUMBER_FIELDS = {"number", "name", "free", "day_and_night", "hours", "source"}
+
+
+class _Problems:
+    """Collects "file:line: what is wrong" so a staff member sees every mistake at once."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.messages: list[str] = []
+
+    def add(self, node: yaml.Node | None, message: str) -> None:
+        line = node.start_mark.line + 1 if node is not None else 1
+        self.messages.append(f"{self.path}:{line}: {message}")
+
+
+def _mapping(node: yaml.Node, where: str, problems: _Problems) -> list[tuple[yaml.ScalarNode, yaml.Node]]:
+    """The key/value pairs of a mapping node; reports a non-mapping or a repeated key."""
+    if not isinstance(node, yaml.MappingNode):
+        problems.add(node, f"{where}: expected a mapping (name: value)")
+        return []
+    pairs: list[tuple[yaml.ScalarNode, yaml.Node]] = []
+    seen: set[str] = set()
+    for key, value in node.value:
+        if not isinstance(key, yaml.ScalarNode):
+            problems.add(key, f"{where}: a key must be a plain name")
+            continue
+        if key.value in seen:
+            problems.add(key, f"{where}.{key.value}: appears twice (the second would silently replace the first)")
+            continue
+        seen.add(key.value)
+        pairs.append((key, value))
+    return pairs
+
+
+def _text(node: yaml.Node, where: str, problems: _Problems) -> str | None:
+    """A non-empty text value, or None after reporting it."""
+    if not isinstance(node, yaml.ScalarNode) or not str(node.value).strip():
+        problems.add(node, f"{where}: expected a non-empty text")
+        return None
+    return str(node.value)
+
+
+def _expressions(node: yaml.Node, language: str, category: str, where: str,
+                 problems: _Problems) -> list[Expression]:
+    """A non-empty list of expressions, each parsed; reports empty lists and bad expressions."""
+    if not isinstance(node, yaml.SequenceNode) or not node.value:
+        problems.add(node, f"{where}: expected a non-empty list of expressions")
+        return []
+    parsed: list[Expression] = []
+    for item in node.value:
+        written = _text(item, where, problems)
+        if written is None:
+            continue
+        try:
+            parsed.append(Expression(language, category, written, parse_expression(written)))
+        except ValueError as error:
+            problems.add(item, f"{where}: {error}")
+    return parsed
+
+
+def _load_numbers(node: yaml.Node, problems: _Problems) -> dict[str, str]:
+    """The help lines (name -> number); each needs a number and its official source."""
+    numbers: dict[str, str] = {}
+    for key, entry in _mapping(node, "numbers", problems):
+        where = f"numbers.{key.value}"
+        fields = dict((k.value, v) for k, v in _mapping(entry, where, problems))
+        for unknown in sorted(set(fields) - _NUMBER_FIELDS):
+            problems.add(entry, f"{where}: unknown field {unknown!r} (known: {', '.join(sorted(_NUMBER_FIELDS))})")
+        for required in ("number", "source"):
+            if required not in fields:
+                problems.add(entry, f"{where}: needs `{required}`")
+            elif (value := _text(fields[required], f"{where}.{required}", problems)) is not None and required == "number":
+                numbers[key.value] = value
+    if not numbers and not problems.messages:
+        problems.add(node, "numbers: no help lines")
+    return numbers
+
+
+def load_crisis(path: Path, languages: set[str]) -> CrisisGuide:
+    """Read content/crisis.yml; ContentError lists every "file:line: what is wrong".
+
+    Every language in `languages` needs its expressions (all four categories) and a reply,
+    and each reply must contain every number of `numbers`, so an edit can never drop one.
+    """
+    problems = _Problems(path)
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "context_mark", None) or getattr(error, "problem_mark", None)
+        raise ContentError(f"{path}:{mark.line + 1 if mark else 1}: not valid YAML: {error}") from error
+    except FileNotFoundError:
+        raise ContentError(f"{path}: missing (the crisis numbers, expressions and replies)") from None
+    if root is None:
+        raise ContentError(f"{path}:1: empty; expected {', '.join(_SECTIONS)}")
+    sections = dict((k.value, (k, v)) for k, v in _mapping(root, "file", problems))
+    for unknown in sorted(set(sections) - set(_SECTIONS)):
+        problems.add(sections[unknown][0], f"unknown section {unknown!r} (expected {', '.join(_SECTIONS)})")
+    for missing in [s for s in _SECTIONS if s not in sections]:
+        problems.add(root, f"missing section `{missing}`")
+    if problems.messages:
+        raise ContentError("\n".join(problems.messages))
+
+    numbers = _load_numbers(sections["numbers"][1], problems)
+
+    expressions: list[Expression] = []
+    expressions_key, expressions_node = sections["expressions"]
+    found: set[str] = set()
+    for language_key, by_category in _mapping(expressions_node, "expressions", problems):
+        language = language_key.value
+        found.add(language)
+        categories = _mapping(by_category, f"expressions.{language}", problems)
+        for category_key, items in categories:
+            where = f"expressions.{language}.{category_key.value}"
+            if category_key.value not in CATEGORIES:
+                problems.add(category_key, f"{where}: unknown category (known: {', '.join(CATEGORIES)})")
+                continue
+            expressions.extend(_expressions(items, language, category_key.value, where, problems))
+        lacking = [c for c in CATEGORIES if c not in {k.value for k, _ in categories}]
+        if lacking and isinstance(by_category, yaml.MappingNode):
+            problems.add(language_key, f"expressions.{language}: lacks categories {lacking}")
+    if missing_languages := sorted(languages - found):
+        problems.add(expressions_key, f"expressions: lacks languages {missing_languages}")
+
+    look_alikes: list[Expression] = []
+    for language_key, items in _mapping(sections["not_crisis"][1], "not_crisis", problems):
+        look_alikes.extend(_expressions(items, language_key.value, "not_crisis",
+                                        f"not_crisis.{language_key.value}", problems))
+
+    replies: dict[str, str] = {}
+    reply_key, reply_node = sections["reply"]
+    written: set[str] = set()
+    for language_key, text_node in _mapping(reply_node, "reply", problems):
+        written.add(language_key.value)
+        text = _text(text_node, f"reply.{language_key.value}", problems)
+        if text is None:
+            continue
+        replies[language_key.value] = text.strip()
+        absent = [number for number in numbers.values() if number not in text]
+        if absent:
+            problems.add(text_node, f"reply.{language_key.value}: lacks the numbers {absent}")
+    if missing_languages := sorted(languages - written):
+        problems.add(reply_key, f"reply: lacks languages {missing_languages}")
+
+    if problems.messages:
+        raise ContentError("\n".join(problems.messages))
+    return CrisisGuide(expressions=tuple(expressions), look_alikes=tuple(look_alikes), replies=replies)

@@ -1,0 +1,346 @@
+"""The crisis path: a person in danger gets the emergency numbers at once, in their language;
+a look-alike ("this course is killing me") does not; a broken content/crisis.yml names its line.
+
+The messages below are a development set written for these tests (sloppy, without diacritics,
+first and third person), not copied from the expressions in content/crisis.yml. The independent
+test set in tests/nlu/crisis.yml is measured by `make eval`. The dialogue tests use a FAKE NLU.
+"""
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.content import load_content
+from bot.crisis import CrisisGuide, load_crisis
+from bot.dialogue import Dialogue
+from bot.errors import ContentError
+from bot.i18n import load_languages
+from bot.language_detection import LanguageGuesser
+from bot.messages import IncomingMessage
+from bot.settings import PROJECT_ROOT
+from bot.storage import Storage, make_engine, migrate
+from tests.fakes import FakeNlu
+
+CRISIS_FILE = PROJECT_ROOT / "content" / "crisis.yml"
+LANGUAGES = {"de", "en", "ar", "tr", "ro", "uk", "ru", "fa"}
+NUMBERS = ("110", "112", "116 016", "0800 111 0 111", "0800 111 0 222", "116 111")
+KI_NUMBERS = ("02323 16-4571", "02323 16-4705")  # KIM team lead, CaféO integration scout (report p. 58 f.)
+
+# (language, category, message): each must be taken for a crisis.
+CRISES = [
+    ("de", "suicide", "ich will echt nicht mehr leben, alles ist sinnlos"),
+    ("de", "suicide", "hab mich gestern wieder mit der rasierklinge geritzt"),
+    ("de", "suicide", "kann nicht mehr, ich will einfach alles beenden"),
+    ("de", "violence", "mein mann schlaegt mich fast jeden tag"),
+    ("de", "violence", "mein bruder sagt er bringt mich um wenn ich mich weiter mit dem freund treffe"),
+    ("de", "violence", "meine eltern wollen mich in der türkei zwangsverheiraten"),
+    ("de", "violence", "jemand verfolgt mich seit wochen und droht mir"),
+    ("de", "violence", "wurde vergewaltigt was soll ich jetzt machen"),
+    ("de", "medical", "mein vater ist umgekipt und atmet nicht mehr"),
+    ("de", "medical", "der kleine hat eine knopfbatterie verschluckt was soll ich tun"),
+    ("de", "medical", "oma redet komisch, gesicht hängt schief, schlaganfall??"),
+    ("de", "child", "nachbar prügelt sein kind ich hör es jeden abend schreien"),
+    ("de", "child", "meine tochter 3 jahre ist allein in der wohnung eingeschlossen"),
+    ("en", "suicide", "i really want to die tonight nobody would care"),
+    ("en", "suicide", "ive been cutting myself again and its getting worse"),
+    ("en", "suicide", "cant take it anymore, i want to end it"),
+    ("en", "violence", "my husband beats me when he is drunk"),
+    ("en", "violence", "he said he will kill me if i go to the police"),
+    ("en", "violence", "my family is forcing me to marry my cousin"),
+    ("en", "violence", "im being stalked by my ex and he threatens me"),
+    ("en", "medical", "my friend collapsed and isnt breathing what do i do"),
+    ("en", "medical", "toddler swallowed a dishwasher tablet"),
+    ("en", "medical", "i think my dad is having a heart attack"),
+    ("en", "child", "the neighbours hit their kids every night i can hear it"),
+    ("en", "child", "a little kid is alone at the train station crying"),
+    ("ar", "violence", "جوزي كل يوم بيضربني وبيهددني"),
+    ("ar", "suicide", "بدي انتحر ما عاد فيني"),
+    ("ar", "suicide", "خلص تعبت من حياتي وما بدي عيش"),
+    ("ar", "medical", "ابني الصغير بلع دوا من الخزانه"),
+    ("ar", "medical", "ابوي وقع على الارض وما عم يتنفس"),
+    ("ar", "violence", "اخوي هددني بالقتل اذا ما تزوجت ابن عمي"),
+    ("ar", "child", "في رجال بيضرب ولاده كل يوم بالشارع"),
+    ("ar", "child", "بنتي عمرها ٤ سنين ضايعه ما لاقيها"),
+    ("ar", "medical", "في نزيف قوي من راسه"),
+    ("ar", "violence", "اتعرضت للتحرش من المدير"),
+    ("fa", "suicide", "دیگه نمیخوام زنده باشم"),
+    ("fa", "suicide", "می‌خوام خودمو بکشم"),
+    ("fa", "violence", "شوهرم هر شب منو کتک میزنه"),
+    ("fa", "violence", "برادرم تهدید کرده منو میکشه"),
+    ("fa", "medical", "پدرم بیهوش شده نفس نمیکشه"),
+    ("fa", "medical", "بچه‌ام قرص‌های منو قورت داده"),
+    ("fa", "child", "همسایه بچه‌هاشو میزنه صدای گریه میاد"),
+    ("fa", "child", "دختر کوچولو تنها تو خیابونه گریه میکنه"),
+    ("fa", "violence", "یه نفر داره تعقیبم میکنه میترسم"),
+    ("fa", "medical", "مادرم سکته کرده کمک"),
+    ("tr", "suicide", "artik yasamak istemiyorum hicbir anlami yok"),
+    ("tr", "suicide", "bu gece kendimi oldurecegim"),
+    ("tr", "violence", "kocam beni her gun dovuyor"),
+    ("tr", "violence", "abim beni oldurmekle tehdit ediyor"),
+    ("tr", "violence", "ailem beni zorla evlendirmek istiyor"),
+    ("tr", "medical", "babam bayildi nefes almiyor"),
+    ("tr", "medical", "oglum camasir suyu icmis"),
+    ("tr", "child", "komsu cocugunu dovuyor cok bagiriyor"),
+    ("tr", "child", "2 yasinda cocuk sokakta tek basina agliyor"),
+    ("tr", "medical", "annem kalp krizi geciriyor galiba"),
+    ("ro", "suicide", "nu mai vreau sa traiesc, ma gandesc sa ma sinucid"),
+    ("ro", "suicide", "am luat toate pastilele din casa"),
+    ("ro", "violence", "sotul ma bate si ma ameninta"),
+    ("ro", "violence", "vor sa ma marite cu forta cu un om batran"),
+    ("ro", "violence", "ma urmareste un barbat si mi e frica"),
+    ("ro", "medical", "tata a lesinat si nu mai respira"),
+    ("ro", "medical", "copilul a inghitit o baterie"),
+    ("ro", "medical", "sange mult nu se opreste"),
+    ("ro", "child", "vecinul isi bate copilul in fiecare zi"),
+    ("ro", "child", "un copil mic e singur pe strada si plange"),
+    ("uk", "suicide", "не хочу більше жити, все набридло"),
+    ("uk", "suicide", "думаю про самогубство кожен день"),
+    ("uk", "violence", "мене б'є чоловік коли п'яний"),
+    ("uk", "violence", "колишній погрожує вбити мене"),
+    ("uk", "violence", "мене зґвалтували"),
+    ("uk", "medical", "тато знепритомнів і не дихає"),
+    ("uk", "medical", "дитина випила засіб для посуду"),
+    ("uk", "medical", "у мами інсульт здається"),
+    ("uk", "child", "сусід б'є свою дитину"),
+    ("uk", "child", "маленька дитина сама на вулиці плаче"),
+    ("ru", "suicide", "не хочу больше жить устала от всего"),
+    ("ru", "suicide", "хочу покончить с собой"),
+    ("ru", "violence", "муж меня бьет каждый день"),
+    ("ru", "violence", "он угрожает что убьет меня"),
+    ("ru", "violence", "меня изнасиловали вчера"),
+    ("ru", "medical", "бабушка без сознания не дышит"),
+    ("ru", "medical", "ребенок проглотил мамины таблетки"),
+    ("ru", "medical", "у папы сердечный приступ"),
+    ("ru", "child", "отчим избивает моего сына"),
+    ("ru", "child", "маленький ребенок один дома третий день"),
+]
+
+# (language, message): each sounds like one but is no crisis.
+LOOK_ALIKES = [
+    ("de", "dieser deutschkurs bringt mich noch um haha"),
+    ("de", "ich hab voll angst vor dem einstufungstest"),
+    ("de", "gibt es bei euch kurse zur gewaltprävention für jugendliche"),
+    ("de", "wo kann ich einen erste hilfe kurs machen für den führerschein"),
+    ("de", "wann hat der ärztliche notdienst am wochenende offen"),
+    ("de", "mein handy ist tot, kann ich bei euch laden"),
+    ("de", "ich sterbe vor langeweile im wartezimmer"),
+    ("de", "was schlägt die beraterin vor wenn ich keinen kitaplatz finde"),
+    ("de", "darf mein kind allein zur schule gehen mit 7"),
+    ("en", "this grammar course is killing me lol"),
+    ("en", "im dying to know when the next course starts"),
+    ("en", "my phone died, can i charge it at cafeo"),
+    ("en", "do you offer violence prevention workshops"),
+    ("en", "is there a first aid course in herne"),
+    ("en", "when is the emergency doctor open on sunday"),
+    ("en", "the deadline for the application is killing me"),
+    ("en", "beats me why the office is closed"),
+    ("en", "can my child go alone to the course"),
+    ("ar", "الامتحان رح يقتلني من كتر الصعوبه"),
+    ("ar", "هل في دوره عن الوقايه من العنف للشباب"),
+    ("ar", "وين في كورس اسعافات اوليه"),
+    ("ar", "متى بيفتح طبيب الطوارئ يوم الاحد"),
+    ("ar", "انا خايف من امتحان اللغه"),
+    ("ar", "عم موت من الضحك على هالفيديو"),
+    ("ar", "الموبايل تبعي مات بدي شاحن"),
+    ("ar", "قديش 6 ضرب 8"),
+    ("fa", "این امتحان داره منو میکشه"),
+    ("fa", "الهی بمیرم برات عزیزم"),
+    ("fa", "کلاس پیشگیری از خشونت دارید؟"),
+    ("fa", "دوره کمک‌های اولیه کجاست"),
+    ("fa", "داروخانه شبانه روزی هرنه کجاست"),
+    ("fa", "از امتحان زبان میترسم"),
+    ("fa", "گوشیم خاموش شد شارژ ندارم"),
+    ("tr", "bu almanca kursu beni oldurecek"),
+    ("tr", "sinavdan cok korkuyorum"),
+    ("tr", "siddet onleme kursu var mi"),
+    ("tr", "ilk yardim kursu nerede"),
+    ("tr", "nobetci eczane hangisi bugun"),
+    ("tr", "meraktan oluyorum ne zaman basliyor"),
+    ("tr", "bu ne oluyor anlamadim"),
+    ("ro", "cursul asta de germana ma omoara"),
+    ("ro", "mor de curiozitate cand incepe cursul"),
+    ("ro", "aveti curs de prim ajutor?"),
+    ("ro", "exista un proiect de prevenire a violentei?"),
+    ("ro", "ma bate gandul sa ma mut in alt oras"),
+    ("ro", "farmacia de garda e deschisa duminica?"),
+    ("ro", "mi-e frica de examenul de limba"),
+    ("uk", "цей курс німецької мене вбиває"),
+    ("uk", "помираю від цікавості коли будуть результати"),
+    ("uk", "чи є тренінг з профілактики насильства"),
+    ("uk", "де пройти курс першої допомоги"),
+    ("uk", "чергова аптека в херне"),
+    ("uk", "боюся іспиту з німецької"),
+    ("uk", "дитина може сама ходити до школи?"),
+    ("ru", "эта грамматика меня убивает"),
+    ("ru", "умираю от любопытства"),
+    ("ru", "есть курс профилактики насилия?"),
+    ("ru", "где курс первой помощи"),
+    ("ru", "дежурная аптека в херне"),
+    ("ru", "боюсь экзамена по немецкому"),
+    ("ru", "ребенок может один ходить в школу?"),
+]
+
+
+@pytest.fixture(scope="module")
+def guide() -> CrisisGuide:
+    return load_crisis(CRISIS_FILE, LANGUAGES)
+
+
+def test_the_dev_set_covers_every_language_and_category() -> None:
+    for language in LANGUAGES:
+        crises = [c for lang, c, _ in CRISES if lang == language]
+        assert len(crises) >= 6 and set(crises) == {"suicide", "violence", "medical", "child"}, language
+        assert len([t for lang, t in LOOK_ALIKES if lang == language]) >= 6, language
+
+
+@pytest.mark.parametrize(("language", "category", "message"), CRISES)
+def test_a_person_in_danger_is_recognised(guide: CrisisGuide, language: str, category: str, message: str) -> None:
+    assert guide.detect(message) is not None
+
+
+@pytest.mark.parametrize(("language", "message"), LOOK_ALIKES)
+def test_a_look_alike_is_no_crisis(guide: CrisisGuide, language: str, message: str) -> None:
+    assert guide.detect(message) is None
+
+
+@pytest.mark.parametrize(("language", "category", "message"), CRISES)
+def test_the_danger_is_placed_in_the_language_it_was_written_in(guide: CrisisGuide, language: str, category: str,
+                                                                message: str) -> None:
+    """A first message gets the reply in the language of the expression that matched."""
+    match = guide.detect(message)
+    assert match is not None and match.language == language, match
+
+
+def test_a_look_alike_does_not_hide_a_real_crisis_in_the_same_message(guide: CrisisGuide) -> None:
+    assert guide.detect("der deutschkurs bringt mich um, aber zu hause schlägt mich mein mann") is not None
+    assert guide.detect("gibt es gewaltprävention? mein mann schlägt mich") is not None
+
+
+@pytest.mark.parametrize("language", sorted(LANGUAGES))
+def test_every_reply_gives_every_number_and_a_person_at_the_ki(guide: CrisisGuide, language: str) -> None:
+    reply = guide.reply(language)
+    for number in NUMBERS + KI_NUMBERS:
+        assert number in reply, (language, number)
+    assert reply.count("\n") >= 6  # one care line, the numbers on their own lines, the KI
+
+
+def test_replies_are_in_their_own_language(guide: CrisisGuide) -> None:
+    assert "Polizei" in guide.reply("de")
+    assert "police" in guide.reply("en")
+    assert "الشرطة" in guide.reply("ar")
+    assert "پلیس" in guide.reply("fa")
+    assert "Polis" in guide.reply("tr")
+    assert "poliția" in guide.reply("ro")
+    assert "поліція" in guide.reply("uk")
+    assert "полиция" in guide.reply("ru")
+    assert len({guide.reply(language) for language in LANGUAGES}) == len(LANGUAGES)
+
+
+def test_every_number_names_its_official_source() -> None:
+    numbers = yaml.safe_load(CRISIS_FILE.read_text(encoding="utf-8"))["numbers"]
+    assert sorted(entry["number"] for entry in numbers.values()) == sorted(NUMBERS)
+    for name, entry in numbers.items():
+        assert "bund.de" in entry["source"] or entry["source"].startswith("https://www."), name
+
+
+# --- a broken file names the line to fix --------------------------------------------------------
+
+
+def broken_copy(tmp_path: Path, old: str, new: str) -> tuple[Path, int]:
+    """The real file with the first line `old` replaced by `new`, and that line's number."""
+    lines = CRISIS_FILE.read_text(encoding="utf-8").split("\n")
+    index = lines.index(old)
+    lines[index] = new
+    path = tmp_path / "crisis.yml"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path, index + 1
+
+
+def load_error(path: Path, languages: set[str] = LANGUAGES) -> str:
+    with pytest.raises(ContentError) as error:
+        load_crisis(path, languages)
+    return str(error.value)
+
+
+def test_an_expression_with_a_misplaced_star_names_its_line(tmp_path: Path) -> None:
+    path, line = broken_copy(tmp_path, "      - suizi", '      - "*ab"')
+    message = load_error(path)
+    assert f"{path}:{line}:" in message and "*ab" in message
+
+
+def test_an_unknown_category_names_its_line(tmp_path: Path) -> None:
+    path, line = broken_copy(tmp_path, "    violence:", "    violense:")
+    message = load_error(path)
+    assert f"{path}:{line}:" in message and "violense" in message
+
+
+def test_a_reply_without_a_number_names_its_line(tmp_path: Path) -> None:
+    path, _ = broken_copy(tmp_path, "    116 111 – Nummer gegen Kummer, für Kinder und Jugendliche: kostenlos",
+                          "    Nummer gegen Kummer, für Kinder und Jugendliche: kostenlos")
+    reply_line = path.read_text(encoding="utf-8").split("\n").index("  de: |") + 1
+    message = load_error(path)
+    assert f"{path}:{reply_line}: reply.de: lacks the numbers ['116 111']" in message
+
+
+def test_a_missing_language_is_reported(tmp_path: Path) -> None:
+    message = load_error(CRISIS_FILE, LANGUAGES | {"pl"})
+    lines = CRISIS_FILE.read_text(encoding="utf-8").split("\n")
+    assert f"{CRISIS_FILE}:{lines.index('expressions:') + 1}: expressions: lacks languages ['pl']" in message
+    assert f"{CRISIS_FILE}:{lines.index('reply:') + 1}: reply: lacks languages ['pl']" in message
+
+
+# --- in the dialogue (FAKE NLU: it answers out_of_scope for any text it was not told about) ------
+
+
+@pytest.fixture
+def nlu() -> FakeNlu:
+    return FakeNlu()
+
+
+@pytest.fixture
+async def dialogue(tmp_path: Path, nlu: FakeNlu, guesser: LanguageGuesser) -> AsyncIterator[Dialogue]:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+    await migrate(engine)
+    languages = load_languages(PROJECT_ROOT / "locales")
+    content = load_content(PROJECT_ROOT / "content", set(languages))
+    yield Dialogue(Storage(engine), nlu, content, languages, guesser, "de", 0.45, 0.2, 30)
+    await engine.dispose()
+
+
+def said(words: str, user: str = "u1") -> IncomingMessage:
+    return IncomingMessage("web", user, dt.datetime.now(dt.timezone.utc), text=words)
+
+
+async def test_a_german_crisis_gets_the_numbers_even_when_the_nlu_says_otherwise(dialogue: Dialogue,
+                                                                                nlu: FakeNlu) -> None:
+    nlu.says("Ich will nicht mehr leben", "cafeo_hours", 0.99)
+    outcome = await dialogue.handle(said("Ich will nicht mehr leben"))
+    assert (outcome.topic, outcome.language) == ("crisis", "de")
+    text = outcome.replies[0].text
+    assert "Polizei" in text and all(number in text for number in NUMBERS + KI_NUMBERS)
+
+
+async def test_an_arabic_crisis_gets_the_numbers_in_arabic(dialogue: Dialogue, nlu: FakeNlu) -> None:
+    nlu.says("جوزي عم يضربني كل يوم وخايفة", "courses_integration", 0.97)
+    outcome = await dialogue.handle(said("جوزي عم يضربني كل يوم وخايفة"))
+    assert (outcome.topic, outcome.language) == ("crisis", "ar")
+    text = outcome.replies[0].text
+    assert "الشرطة" in text and all(number in text for number in NUMBERS + KI_NUMBERS)
+
+
+async def test_a_crisis_the_nlu_knows_nothing_about_still_gets_the_numbers(dialogue: Dialogue) -> None:
+    outcome = await dialogue.handle(said("my little son swallowed something and is not breathing"))
+    assert (outcome.topic, outcome.language) == ("crisis", "en")
+    assert "112" in outcome.replies[0].text
+
+
+async def test_a_look_alike_is_answered_as_usual(dialogue: Dialogue, nlu: FakeNlu) -> None:
+    nlu.says("dieser deutschkurs bringt mich noch um, wo gibt es einen anderen", "courses_integration", 0.9)
+    outcome = await dialogue.handle(said("dieser deutschkurs bringt mich noch um, wo gibt es einen anderen"))
+    assert outcome.topic == "courses.integration"
+    assert not any("116 016" in reply.text for reply in outcome.replies)
+    unknown = await dialogue.handle(said("this grammar course is killing me", user="u2"))
+    assert unknown.topic == "out_of_scope"
