@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from bot.crisis import CrisisGuide, load_crisis
 from bot.errors import ContentError
 from bot.evidence import Concepts, load_concepts
-from bot.words import Words, load_words
+from bot.words import Words, load_words, with_service_words
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 HANDOFF = "handoff"  # a follow-up that offers a person rather than a topic
@@ -258,4 +258,9 @@ def load_content(content_dir: Path, languages: set[str]) -> ContentStore:
             problems.append(f"{content_dir / 'concepts.yml'}:1: the dialogue needs the concept {name!r}")
     if problems:
         raise ContentError("\n".join(problems))
+    texts: dict[str, list[str]] = {}
+    for topic in topics.values():
+        for code, text in topic.texts.items():
+            texts.setdefault(code, []).extend([text.title, text.answer, text.ask, text.unknown, *text.by_value.values()])
+    words = with_service_words(words, texts)
     return ContentStore(topics=topics, by_intent=by_intent, concepts=concepts, words=words, crisis=crisis)

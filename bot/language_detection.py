@@ -13,7 +13,7 @@ A language we do not speak is declared only for a long text the detector is sure
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBuilder
 
@@ -153,10 +153,11 @@ class LanguageChooser:
             leader = max(scores, key=lambda code: scores[code])
             if ranked[0] - ranked[1] >= WORDS_MARGIN and self._detected_ours(text, len(words), letters):
                 # Most words are plainly one language's ("was ist kim genau"): no statistics needed.
-                return Choice(leader, sure=ranked[0] * 2 >= len(words), reason="words")
+                return Choice(leader, sure=ranked[0] * 2 >= len(words) or self._new_script(remembered, script),
+                              reason="words")
             long_choice = self._detect(text, candidates, remembered, len(words), letters)
             if long_choice is not None:
-                return long_choice
+                return replace(long_choice, sure=long_choice.sure or self._new_script(remembered, script))
         return self._short(scores, candidates, remembered, hint, script, text, letters)
 
     def _short(self, scores: dict[str, int], candidates: list[str], remembered: str | None, hint: str | None,
@@ -165,7 +166,7 @@ class LanguageChooser:
         if best == 0 and letters < 4:
             return None  # "hm", "ok": nothing to go on
         leaders = [code for code in candidates if scores.get(code, 0) == best] if best > 0 else list(candidates)
-        different_script = remembered is not None and self._scripts.get(remembered) != script
+        different_script = self._new_script(remembered, script)
         if remembered in leaders:
             return Choice(remembered, reason="remembered")
         if len(leaders) == 1:
@@ -184,6 +185,10 @@ class LanguageChooser:
             if ranked:
                 return Choice(ranked[0][0], sure=different_script, reason="detector")
         return Choice(leaders[0], sure=different_script, reason="script") if different_script or not remembered else None
+
+    def _new_script(self, remembered: str | None, script: str) -> bool:
+        """A message in another script than the user's language: plainly another language."""
+        return remembered is not None and self._scripts.get(remembered) != script
 
     def _scores(self, text: str, candidates: Iterable[str]) -> dict[str, int]:
         """Word votes from content/words.yml plus telling letters (each letter kind counts twice)."""

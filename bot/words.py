@@ -71,6 +71,24 @@ class Words:
         )
 
 
+def with_service_words(words: Words, texts: dict[str, list[str]]) -> Words:
+    """`words` plus, per language, the words its own content uses and no other language's does
+    ("placement", "consiliere", "записатися"): the service words people write back.
+
+    Names, places and German terms that every translation carries ("CaféO", "Ausländerbehörde")
+    appear in several languages' texts and are left out, as are loanwords and words with digits.
+    """
+    used = {code: {w for text in chunks for w in normalize(text).split()
+                   if w.isalpha() and len(w) > 2 and w not in words.loanwords.words}
+            for code, chunks in texts.items()}
+    language = {}
+    for code, terms in words.language.items():
+        others = set().union(*(used[other] for other in used if other != code))
+        own = used.get(code, set()) - others
+        language[code] = _Terms(terms.words | own, terms.phrases)
+    return Words(language, words.loanwords, words.follow_up_start, words.follow_up_anywhere)
+
+
 def _split(text: str) -> tuple[list[str], str]:
     normalized = normalize(text)
     return normalized.split(), f" {normalized} "

@@ -145,3 +145,7 @@ def test_unsupported_is_said_only_for_a_long_text(chooser: LanguageChooser) -> N
     assert not chooser.decide("Dzień dobry", None, None, None).unsupported
     assert not chooser.decide("Bonjour madame", "tr", None, None).unsupported
     assert chooser.decide("Dzień dobry, gdzie mogę znaleźć kurs języka niemieckiego?", None, None, None).unsupported
+
+
+def test_a_sentence_in_another_script_switches_at_once_even_with_few_known_words(chooser: LanguageChooser) -> None:
+    assert chooser.decide("я из Айкеля, кто мой кейс-менеджер?", "de", None, None).language == "ru"
