@@ -15,12 +15,15 @@ import pytest
 from sqlalchemy import text
 
 from bot import nlu_model
+from bot.content import load_content
+from bot.dialogue import Dialogue
 from bot.i18n import load_languages
 from bot.language_detection import LanguageGuesser
 from bot.rasa_process import start_rasa, stop, wait_until_ready
 from bot.settings import PROJECT_ROOT, Settings
-from bot.storage import make_engine
+from bot.storage import Storage, make_engine, migrate
 from bot.web import create_app
+from tests.fakes import FakeNlu
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 
@@ -101,6 +104,23 @@ async def client(database_url: str, rasa_server: tuple[str, str], guesser: Langu
     app, http = await start_app(make_settings(database_url, *rasa_server), guesser)
     async with app.router.lifespan_context(app), http:  # type: ignore[attr-defined]
         yield http
+
+
+@pytest.fixture
+def nlu() -> FakeNlu:
+    """A FAKE NLU: answers each text as scripted by the test, out_of_scope otherwise."""
+    return FakeNlu()
+
+
+@pytest.fixture
+async def dialogue(tmp_path: Path, nlu: FakeNlu, guesser: LanguageGuesser) -> AsyncIterator[Dialogue]:
+    """The dialogue on the real content and a fresh SQLite database, with the FAKE NLU above."""
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+    await migrate(engine)
+    languages = load_languages(PROJECT_ROOT / "locales")
+    content = load_content(PROJECT_ROOT / "content", set(languages))
+    yield Dialogue(Storage(engine), nlu, content, languages, guesser, "de", 0.45, 0.2, 30)
+    await engine.dispose()
 
 
 def buttons(body: dict) -> list[str]:

@@ -6,35 +6,13 @@ exercised in test_conversations.py.
 """
 
 import datetime as dt
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 
-from bot.content import load_content
 from bot.dialogue import Dialogue
-from bot.i18n import load_languages
-from bot.language_detection import LanguageGuesser
 from bot.messages import IncomingMessage, Outcome
 from tests.fakes import FakeNlu
-from bot.settings import PROJECT_ROOT
-from bot.storage import Message, Storage, User, make_engine, migrate
-
-
-@pytest.fixture
-def nlu() -> FakeNlu:
-    return FakeNlu()
-
-
-@pytest.fixture
-async def dialogue(tmp_path: Path, nlu: FakeNlu, guesser: LanguageGuesser) -> AsyncIterator[Dialogue]:
-    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
-    await migrate(engine)
-    languages = load_languages(PROJECT_ROOT / "locales")
-    content = load_content(PROJECT_ROOT / "content", set(languages))
-    yield Dialogue(Storage(engine), nlu, content, languages, guesser, "de", 0.45, 0.2, 30)
-    await engine.dispose()
+from bot.storage import Message, User
 
 
 def text(words: str, user: str = "u1", hint: str = "") -> IncomingMessage:

@@ -8,7 +8,7 @@ dialogue gives, and in a real browser (Debian's Chromium, driven by Playwright) 
 import datetime as dt
 import shutil
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,28 +16,15 @@ import uvicorn
 from bidi import get_display
 
 from bot.bidi import isolate_numbers
-from bot.content import OpeningHours, load_content
+from bot.content import OpeningHours
 from bot.dialogue import Dialogue
-from bot.i18n import format_opening_hours, load_languages
+from bot.i18n import format_opening_hours
 from bot.language_detection import LanguageGuesser
 from bot.messages import IncomingMessage
-from bot.settings import PROJECT_ROOT
-from bot.storage import Storage, make_engine, migrate
 from bot.web import create_app
 from tests.conftest import free_port, make_settings
-from tests.fakes import FakeNlu
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
-@pytest.fixture
-async def dialogue(tmp_path: Path, guesser: LanguageGuesser) -> AsyncIterator[Dialogue]:
-    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
-    await migrate(engine)
-    languages = load_languages(PROJECT_ROOT / "locales")
-    content = load_content(PROJECT_ROOT / "content", set(languages))
-    yield Dialogue(Storage(engine), FakeNlu(), content, languages, guesser, "de", 0.45, 0.2, 30)
-    await engine.dispose()
 
 
 async def answer(dialogue: Dialogue, language: str, topic: str) -> str:

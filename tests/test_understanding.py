@@ -4,7 +4,6 @@ Each test scripts the classifier the way the issue's trial saw it misbehave (a c
 topic) and checks that the bot does not answer the wrong question.
 """
 
-from pathlib import Path
 
 import pytest
 
