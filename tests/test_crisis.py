@@ -116,6 +116,62 @@ CRISES = [
     ("ru", "medical", "у папы сердечный приступ"),
     ("ru", "child", "отчим избивает моего сына"),
     ("ru", "child", "маленький ребенок один дома третий день"),
+    # regressions: a third person or the future (suicide), pills collected, violence now against someone else,
+    # a child locked up, not fed or alone at night, a fire; a real threat next to a hyperbole
+    ("de", "suicide", "meine cousine hat geschrieben sie bringt sich heute abend um"),
+    ("de", "suicide", "ich hab seit wochen tabletten gesammelt und schluck sie heute alle"),
+    ("de", "suicide", "kann nich mehr, will nit mehr leben"),
+    ("de", "suicide", "mein freund steht oben auf der brücke und geht nicht ans telefon"),
+    ("de", "violence", "papa verprügelt gerade mama in der küche"),
+    ("de", "violence", "vor dem haus stechen zwei leute mit messern aufeinander ein"),
+    ("de", "violence", "mein exmann hat gesagt er bringt mich um wenn ich die kinder nehme"),
+    ("de", "child", "die leute von oben sperren ihren kleinen sohn im keller ein und geben ihm nix zu essen"),
+    ("de", "child", "ein kleines mädchen steht nachts allein an der haltestelle und weint"),
+    ("de", "medical", "in unserem treppenhaus brennt es, überall rauch"),
+    ("en", "suicide", "my cousin messaged that he is going to kill himself tonight"),
+    ("en", "suicide", "she has been saving up pills and says she will swallow them all"),
+    ("en", "suicide", "my flatmate is standing on the bridge and wont answer his phone"),
+    ("en", "suicide", "i cant cope anymore, i want everything to end"),
+    ("en", "violence", "my stepfather is punching my mother right now"),
+    ("en", "violence", "two guys are fighting with knives in front of our building"),
+    ("en", "violence", "my boss yelled but my husband says he will kill me tonight"),
+    ("en", "child", "the family upstairs keeps their toddler locked in the cellar and doesnt feed him"),
+    ("en", "child", "a little boy is alone at the bus station at midnight, no parents anywhere"),
+    ("en", "medical", "our kitchen is on fire and there is smoke everywhere"),
+    ("ar", "suicide", "اختي بعتتلي انها رح تنهي حياتها"),
+    ("ar", "suicide", "جمعت دوا من شهر وبدي اخدهم كلهم الليله"),
+    ("ar", "suicide", "ana bdi emout ma 3ad fiye"),
+    ("ar", "violence", "ابوي عم يضرب امي هلق وعم تصرخ"),
+    ("ar", "violence", "في شباب عم يتقاتلوا بالسكاكين تحت البيت"),
+    ("ar", "child", "الجيران حابسين طفل صغير بالقبو وما بيطعموه"),
+    ("ar", "child", "في بنت صغيره لحالها بالليل بالمحطه عم تبكي"),
+    ("fa", "suicide", "داداشم پیام داده که میخواد خودشو بکشه"),
+    ("fa", "suicide", "دیگه نمیکشم، میخوام همه چی رو تموم کنم"),
+    ("fa", "suicide", "mikham khodkoshi konam dige"),
+    ("fa", "violence", "بابام الان داره مامانمو میزنه"),
+    ("fa", "child", "همسایه ها بچشونو تو زیرزمین زندانی کردن"),
+    ("fa", "child", "یه دختر کوچولو نصف شب تنها تو ایستگاهه"),
+    ("tr", "suicide", "abim kendini öldüreceğini yazdı"),
+    ("tr", "suicide", "artık dayanamıyorum, hepsine son vermek istiyorum"),
+    ("tr", "suicide", "bütün ilaçlarımı içtim"),
+    ("tr", "violence", "babam şu an annemi dövüyor"),
+    ("tr", "child", "komşular küçük oğlanı bodruma kilitliyor, yemek vermiyorlar"),
+    ("tr", "child", "gece istasyonda küçük bir kız tek başına ağlıyor"),
+    ("ro", "suicide", "sora mea a scris ca isi ia viata diseara"),
+    ("ro", "suicide", "am strans pastile si le iau pe toate"),
+    ("ro", "violence", "vecinul isi bate sotia chiar acum"),
+    ("ro", "child", "vecinii tin copilul inchis in pivnita si nu ii dau de mancare"),
+    ("ro", "child", "o fetita e singura noaptea in gara si plange"),
+    ("uk", "suicide", "брат написав, що покінчить з собою"),
+    ("uk", "suicide", "назбирала пігулок і вип'ю всі"),
+    ("uk", "violence", "вітчим зараз душить маму"),
+    ("uk", "child", "сусіди замикають малого в підвалі і не годують"),
+    ("uk", "child", "маленька дівчинка сама вночі на вокзалі"),
+    ("ru", "suicide", "сестра написала что покончит с собой"),
+    ("ru", "suicide", "ne hochu bolshe zhit"),
+    ("ru", "violence", "отчим прямо сейчас душит маму"),
+    ("ru", "child", "соседи запирают малыша в подвале и не кормят"),
+    ("ru", "child", "маленькая девочка одна ночью на вокзале плачет"),
 ]
 
 # (language, message): each sounds like one but is no crisis.
@@ -181,6 +237,32 @@ LOOK_ALIKES = [
     ("ru", "дежурная аптека в херне"),
     ("ru", "боюсь экзамена по немецкому"),
     ("ru", "ребенок может один ходить в школу?"),
+    # regressions: a boss, papers or an office "will kill me", "dying to know", school fire drills
+    ("de", "mein vorgesetzter bringt mich um wenn ich wieder zu spät bin"),
+    ("de", "der ganze papierkram vom jobcenter bringt mich noch um"),
+    ("de", "morgen ist probealarm in der kita meiner tochter"),
+    ("en", "my supervisor will kill me if im late again haha"),
+    ("en", "the paperwork at the immigration office is killing me"),
+    ("en", "im dying to know when the registration office opens"),
+    ("en", "there is a fire drill at my sons school on friday"),
+    ("ar", "المدير رح يقتلني اذا اتأخرت"),
+    ("ar", "بموت لاعرف امتى بيفتح المكتب"),
+    ("ar", "في تدريب على انذار الحريق بمدرسه ابني"),
+    ("fa", "رئیسم اگه دیر برسم منو میکشه"),
+    ("fa", "این کاغذبازی اداره منو کشت"),
+    ("fa", "فردا مانور آتش سوزی تو مدرسه پسرمه"),
+    ("tr", "patronum geç kalırsam beni öldürür"),
+    ("tr", "bu evraklar beni öldürecek"),
+    ("tr", "okulda yangın tatbikatı var yarın"),
+    ("ro", "seful ma omoara daca intarzii iar"),
+    ("ro", "actele astea de la primarie ma omoara"),
+    ("ro", "maine e exercitiu de incendiu la scoala"),
+    ("uk", "начальник мене вб'є, якщо я запізнюсь"),
+    ("uk", "ці документи мене вбивають"),
+    ("uk", "завтра навчальна пожежна тривога в школі"),
+    ("ru", "начальник меня убьет если опоздаю"),
+    ("ru", "эти бумаги меня убивают"),
+    ("ru", "завтра учебная пожарная тревога в школе"),
 ]
 
 
@@ -217,6 +299,23 @@ def test_the_danger_is_placed_in_the_language_it_was_written_in(guide: CrisisGui
 def test_a_look_alike_does_not_hide_a_real_crisis_in_the_same_message(guide: CrisisGuide) -> None:
     assert guide.detect("der deutschkurs bringt mich um, aber zu hause schlägt mich mein mann") is not None
     assert guide.detect("gibt es gewaltprävention? mein mann schlägt mich") is not None
+
+
+@pytest.mark.parametrize("message", [
+    "my former husband will kill me",  # "form" (papers) must not swallow "former"
+    "in germany he told me he will kill me",  # "german" (the language) must not swallow "germany"
+    "help, he is killing me",
+    "mein exmann bringt mich um",
+    "wenn ich zur polizei gehe, bringt er mich um",
+    "amir beni öldürecek",  # a name, not "amir" (a superior)
+    "mi-a spus direct ca ma omoara",
+    "він заявив, що вб'є мене",  # "заявив" (declared) is no application form
+    "в очередной раз сказал что убьет меня",  # "очередной" (another) is no queue
+    "معاملته سيئه ورح يقتلني",
+])
+def test_a_real_threat_is_not_taken_for_hyperbole(guide: CrisisGuide, message: str) -> None:
+    """The hyperbole look-alikes name their subject (boss, papers, office); a person's threat still counts."""
+    assert guide.detect(message) is not None
 
 
 @pytest.mark.parametrize("language", sorted(LANGUAGES))
