@@ -312,6 +312,9 @@ def test_a_look_alike_does_not_hide_a_real_crisis_in_the_same_message(guide: Cri
     "він заявив, що вб'є мене",  # "заявив" (declared) is no application form
     "в очередной раз сказал что убьет меня",  # "очередной" (another) is no queue
     "معاملته سيئه ورح يقتلني",
+    "my husband will kill me if i come home late",  # "if I am late" is hyperbole only with a boss, a teacher, mom
+    "شوهرم گفته اگه دیر بیام خونه منو میکشه",
+    "kocam geç kalırsam beni öldüreceğini söyledi",
 ])
 def test_a_real_threat_is_not_taken_for_hyperbole(guide: CrisisGuide, message: str) -> None:
     """The hyperbole look-alikes name their subject (boss, papers, office); a person's threat still counts."""
