@@ -1,6 +1,7 @@
 """Start a Rasa NLU server process on a trained model and wait until it has loaded it."""
 
 import os
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -39,10 +40,19 @@ def wait_until_ready(process: subprocess.Popen[bytes], url: str, token: str, tim
 
 
 def stop(process: subprocess.Popen[bytes], timeout_seconds: float = 20) -> None:
-    if process.poll() is None:
-        process.terminate()
+    """SIGTERM the server's process group, SIGKILL it after the timeout; nothing of it is left."""
+    signal_group(process, signal.SIGTERM)
     try:
         process.wait(timeout=timeout_seconds)
     except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        pass
+    signal_group(process, signal.SIGKILL)
+    process.wait()
+
+
+def signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
+    """Signal a child started with `start_new_session` and everything it started; gone is fine."""
+    try:
+        os.killpg(process.pid, signum)  # its pid is its group's id
+    except ProcessLookupError:
+        pass
