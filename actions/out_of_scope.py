@@ -23,3 +23,10 @@ def clarify(turn: Turn, topic_ids: list[str]) -> ActionResult:
 def nlu_unavailable(turn: Turn) -> ActionResult:
     text = turn._("Sorry, I cannot understand written questions right now. Please choose a topic:")
     return ActionResult("nlu_unavailable", (Reply(text, menu_buttons(turn)),))
+
+
+def could_not_answer(turn: Turn) -> ActionResult:
+    """Said when a message failed again and again (a fault on our side): it is not lost in silence."""
+    text = turn._("Sorry, something went wrong on our side with your last message. Please send it again, "
+                  "or choose a topic:")
+    return ActionResult("could_not_answer", (Reply(text, menu_buttons(turn)),))

@@ -5,7 +5,10 @@ payload or NLU) -> run one action -> persist state and replies -> return the Out
 """
 
 import datetime as dt
+import json
 from dataclasses import replace
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from actions.answer_topic import answer_topic
 from actions.crisis import CRISIS, crisis
@@ -22,7 +25,7 @@ from actions.base import (
 )
 from actions.handoff import HANDOFF_INTENT, hand_off
 from actions.menu import goodbye, greet, show_menu, thanks
-from actions.out_of_scope import clarify, nlu_unavailable, out_of_scope
+from actions.out_of_scope import clarify, could_not_answer, nlu_unavailable, out_of_scope
 from actions.privacy import DELETE_ASK, DELETE_CONFIRM, PRIVACY, ask_to_delete, deleted, privacy, unsupported_message
 from actions.unknown_detail import unknown_detail
 from actions.switch_language import offer_languages, switch_language, unsupported_language
@@ -34,6 +37,9 @@ from bot.language_detection import LanguageChooser, LanguageGuesser
 from bot.messages import IncomingMessage, Outcome, Reply
 from bot.storage import Message, Storage, User, utcnow
 from bot.understanding import UNKNOWN_DETAIL, Interpreter, Nlu, Understanding
+
+# A "yes, delete" counts only this soon after the question, from the same user.
+DELETE_CONFIRMATION_WINDOW = dt.timedelta(minutes=5)
 
 # Typed commands, as on Telegram, map to the button that does the same.
 START = "s"
@@ -74,25 +80,34 @@ class Dialogue:
         return Turn(self._languages[language], self._content, self._languages)
 
     async def handle(self, message: IncomingMessage) -> Outcome:
-        """Answer one message. The incoming text is committed before anything can fail."""
-        async with self._storage.session() as session:
-            user = await self._storage.get_or_create_user(session, message.channel, message.user_ref)
-            inbound = message.text or message.button or f"({message.unsupported}: received, unsupported)"
-            session.add(Message(user_id=user.id, direction="in", text=inbound, language=user.language,
-                                topic="unsupported" if message.unsupported else None, created_at=message.received_at))
-            await session.commit()
-            state = _State(user)
+        """Answer one message in a transaction of its own (the delivery core uses `respond` in its turn)."""
+        async with self._storage.session() as session, session.begin():
+            user = await self._storage.lock_user(session, message.channel, message.user_ref)
+            return await self.respond(session, user, message)
+
+    async def respond(self, session: AsyncSession, user: User, message: IncomingMessage) -> Outcome:
+        """Answer one message of `user`, whose row the caller holds locked in `session`'s
+        transaction: the message, the new state and the replies are written there, and stand or
+        fall together with the rest of the turn."""
+        inbound = message.text or message.button or f"({message.unsupported}: received, unsupported)"
+        session.add(Message(user_id=user.id, direction="in", text=inbound, language=user.language,
+                            topic="unsupported" if message.unsupported else None, created_at=message.received_at))
+        state = _State(user)
 
         intent, confidence = "", 0.0
         command = COMMANDS.get(message.text.split()[0].split("@")[0].lower()) if message.text.startswith("/") else None
         if message.unsupported:
             language = state.language or self._hinted(message.language_hint) or self._default
             result = unsupported_message(self.turn(language))
-        elif message.button == DELETE_CONFIRM:
+        elif message.button == DELETE_CONFIRM and _asked_recently(user.delete_asked_at, message.received_at):
             language = state.language or self._default
-            await self._storage.delete_user(state.user_id)
+            await self._storage.delete_user(session, user.id)
             result = deleted(self.turn(language))
             return Outcome(language=language, topic=result.topic, replies=result.replies)
+        elif message.button == DELETE_CONFIRM:
+            # A confirmation without a recent question (an old button, another session): ask again.
+            language = state.language or self._hinted(message.language_hint) or self._default
+            result = ask_to_delete(self.turn(language))
         elif message.button or command is not None:
             payload = message.button or self._command_payload(message.text, command or "")
             result, language = self._on_button(payload, state, message.language_hint)
@@ -102,17 +117,20 @@ class Dialogue:
         if self._languages[language].rtl:
             result = replace(result, replies=tuple(replace(r, text=isolate_numbers(r.text)) for r in result.replies))
 
-        async with self._storage.session() as session:
-            stored = await session.get(User, state.user_id)
-            if stored is None:  # deleted while we were answering: nothing left to update
-                return Outcome(language=language, topic=result.topic, replies=result.replies, handoff=result.handoff)
-            self._apply(stored, state, result, language)
-            for reply in result.replies:
-                session.add(Message(user_id=stored.id, direction="out", text=reply.text, language=language,
-                                    intent=intent or None, confidence=confidence or None, topic=result.topic))
-            await session.commit()
+        self._apply(user, state, result, language)
+        user.delete_asked_at = message.received_at if result.topic == "delete" else None
+        for reply in result.replies:
+            buttons = json.dumps([{"title": b.title, "payload": b.payload} for b in reply.buttons], ensure_ascii=False)
+            session.add(Message(user_id=user.id, direction="out", text=reply.text, language=language,
+                                intent=intent or None, confidence=confidence or None, topic=result.topic,
+                                buttons=buttons if reply.buttons else None))
         return Outcome(language=language, topic=result.topic, replies=result.replies, handoff=result.handoff,
                        intent=intent, confidence=confidence)
+
+    def apology(self, language: str | None, hint: str) -> ActionResult:
+        """What a user hears when their message could not be answered at all (a fault of ours)."""
+        code = language if language in self._languages else self._hinted(hint) or self._default
+        return could_not_answer(self.turn(code))
 
     def _command_payload(self, text: str, payload: str) -> str:
         """`/language ar` chooses Arabic directly; other commands are their button."""
@@ -228,8 +246,15 @@ class Dialogue:
         user.awaiting_slot = result.awaiting_slot
 
 
+def _asked_recently(asked_at: dt.datetime | None, now: dt.datetime) -> bool:
+    if asked_at is None:
+        return False
+    asked_at = asked_at if asked_at.tzinfo else asked_at.replace(tzinfo=dt.timezone.utc)
+    return dt.timedelta(0) <= now - asked_at <= DELETE_CONFIRMATION_WINDOW
+
+
 class _State:
-    """A detached copy of the user's dialogue state, read in one transaction, written in the next."""
+    """The user's dialogue state as it was when the turn began (the actions decide from it)."""
 
     def __init__(self, user: User) -> None:
         self.user_id = user.id

@@ -7,7 +7,7 @@ import uvicorn
 
 from bot.errors import ConfigError, ContentError
 from bot.settings import load_settings
-from bot.web import create_app
+from bot.app import create_app
 
 
 def main() -> int:

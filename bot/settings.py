@@ -41,6 +41,16 @@ class Settings(BaseSettings):
     telegram_webhook_secret: str = ""
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     telegram_poll_timeout: int = Field(default=25, ge=0, le=60)
+    # The web chat's cookie is signed with this key; every process must share it. Empty: a
+    # key is made once and kept in WEB_SECRET_FILE.
+    web_secret: str = ""
+    web_secret_file: Path = PROJECT_ROOT / "var" / "web-secret"
+    # Mark the cookie Secure (only sent over https) also when TLS ends at a proxy before us.
+    web_cookie_secure: bool = False
+    # A message whose turn fails is tried this often (backoff doubling from the first wait),
+    # then given up with an apology to the user.
+    inbound_max_attempts: int = Field(default=3, ge=1, le=20)
+    inbound_retry_seconds: float = Field(default=2.0, gt=0, le=600)
     # Minutes after which the topic of the previous turn no longer resolves follow-ups.
     context_minutes: int = Field(default=30, ge=1)
 

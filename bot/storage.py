@@ -6,8 +6,9 @@ owned by the Alembic migrations in migrations/; `migrate` brings a database up t
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, select, true
+from sqlalchemy import Boolean, event, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -40,6 +41,8 @@ class User(Base):
     awaiting_slot: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # False once the channel says the user blocked the bot: nothing more is sent to them.
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # When the user was asked to confirm deleting their data; a confirmation counts for 5 minutes.
+    delete_asked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
 
@@ -57,34 +60,49 @@ class Message(Base):
     intent: Mapped[str | None] = mapped_column(String(64), nullable=True)
     confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
     topic: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The buttons offered with an outgoing message, as JSON [{"title", "payload"}], for the history.
+    buttons: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class InboxUpdate(Base):
-    """A channel update as received, stored before the channel is acknowledged (at-least-once in)."""
+class Inbound(Base):
+    """One message from a channel, stored before the platform is acknowledged (at-least-once in).
 
-    __tablename__ = "inbox"
-    __table_args__ = (UniqueConstraint("channel", "bot_id", "update_id", name="uq_inbox_update"),)
+    `external_id` is the platform's own id for it (Telegram's update id, WhatsApp's wamid, the web
+    page's message id), so a redelivery is recognised; `message` is the parsed, channel-neutral
+    IncomingMessage as JSON, and `reply_to` what the channel needs to answer (its chat id...).
+    """
+
+    __tablename__ = "inbound"
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_inbound_external"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel: Mapped[str] = mapped_column(String(32))
-    bot_id: Mapped[str] = mapped_column(String(64))
-    update_id: Mapped[int] = mapped_column(BigInteger)
-    payload: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)  # pending | done
+    external_id: Mapped[str] = mapped_column(String(160))
+    user_ref: Mapped[str] = mapped_column(String(128))
+    message: Mapped[str] = mapped_column(Text)
+    reply_to: Mapped[str] = mapped_column(String(128))
+    platform_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | done | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     processed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
-class OutboxMessage(Base):
-    """One call to a channel's API (a reply), retried until sent, given up, or the user blocked us."""
+class Outbound(Base):
+    """One channel-neutral reply (or a channel's own acknowledgement) to send to an address.
 
-    __tablename__ = "outbox"
+    `payload` is a Reply as JSON, rendered by the channel when it is sent; rows of one
+    (channel, recipient) go out in id order.
+    """
+
+    __tablename__ = "outbound"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel: Mapped[str] = mapped_column(String(32))
-    chat_id: Mapped[str] = mapped_column(String(128))
-    method: Mapped[str] = mapped_column(String(64))
+    recipient: Mapped[str] = mapped_column(String(128))
     payload: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed | blocked
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -95,17 +113,38 @@ class OutboxMessage(Base):
 
 
 def make_engine(database_url: str) -> AsyncEngine:
-    if database_url.startswith("sqlite"):
-        database_path = database_url.split("///", 1)[-1]
-        if database_path and database_path != ":memory:":
-            Path(database_path).parent.mkdir(parents=True, exist_ok=True)
-    return create_async_engine(database_url)
+    """The engine for a URL. On SQLite every transaction takes the write lock when it begins
+    (BEGIN IMMEDIATE): turns then wait for each other instead of failing with "database is
+    locked" when two of them would both upgrade a read lock."""
+    if not database_url.startswith("sqlite"):
+        return create_async_engine(database_url, pool_size=10, max_overflow=10)
+    database_path = database_url.split("///", 1)[-1]
+    if database_path and database_path != ":memory:":
+        Path(database_path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(database_url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _no_implicit_begin(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = None  # the driver's own BEGIN would be deferred
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin_immediate(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+# Any constant shared by every process of this application: the key of the migration lock.
+MIGRATION_LOCK = 482_023_2023
 
 
 async def migrate(engine: AsyncEngine) -> None:
-    """Run the Alembic migrations up to head on this engine."""
+    """Run the Alembic migrations up to head on this engine, once even when several processes
+    start together: on PostgreSQL under a transaction-scoped advisory lock (the second process
+    waits, then finds nothing to do); SQLite serves one process."""
     from alembic import command
     from alembic.config import Config
+    from sqlalchemy import text
 
     def upgrade(connection: object) -> None:
         config = Config(str(PROJECT_ROOT / "alembic.ini"))
@@ -114,6 +153,8 @@ async def migrate(engine: AsyncEngine) -> None:
         command.upgrade(config, "head")
 
     async with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         await connection.run_sync(upgrade)
 
 
@@ -146,14 +187,21 @@ class Storage:
             user.active = True  # they wrote to us again, so they no longer block the bot
         return user
 
-    async def delete_user(self, user_id: int) -> None:
-        """Delete a user and every message of theirs (asked for with /delete)."""
+    async def lock_user(self, session: AsyncSession, channel: str, channel_user_id: str) -> User:
+        """The user, created if new, and locked for the rest of `session`'s transaction (PostgreSQL:
+        a row lock, so two turns of one user in any processes run one after the other)."""
+        user = await self.get_or_create_user(session, channel, channel_user_id)
+        if self.engine.dialect.name == "postgresql":
+            await session.refresh(user, with_for_update=True)
+        return user
+
+    @staticmethod
+    async def delete_user(session: AsyncSession, user_id: int) -> None:
+        """Delete a user and every message of theirs (asked for with /delete), in `session`."""
         from sqlalchemy import delete
 
-        async with self.session() as session:
-            await session.execute(delete(Message).where(Message.user_id == user_id))
-            await session.execute(delete(User).where(User.id == user_id))
-            await session.commit()
+        await session.execute(delete(Message).where(Message.user_id == user_id))
+        await session.execute(delete(User).where(User.id == user_id))
 
     async def ping(self) -> bool:
         from sqlalchemy import text

@@ -8,6 +8,7 @@ import os
 import secrets
 import socket
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 from pathlib import Path
 
 import httpx
@@ -22,7 +23,7 @@ from bot.language_detection import LanguageGuesser
 from bot.rasa_process import start_rasa, stop, wait_until_ready
 from bot.settings import PROJECT_ROOT, Settings
 from bot.storage import Storage, make_engine, migrate
-from bot.web import create_app
+from bot.app import create_app
 from tests.fakes import FakeNlu
 
 BACKENDS = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
@@ -76,19 +77,28 @@ def make_settings(database_url: str, rasa_url: str = "http://127.0.0.1:9", token
 
 
 class Chat:
-    """Talks to the app like the web page does: `await chat.say("hallo")`, `await chat.press("m")`."""
+    """Talks to the app like the web page in one browser does: `await chat.say("hallo")`,
+    `await chat.press("m")`. Each Chat keeps its own identity cookie (one per browser)."""
 
     def __init__(self, client: httpx.AsyncClient, user: str = "test-user") -> None:
         self.client = client
-        self.user = user
+        self.user = user  # only a name for the test; the server knows the browser by its cookie
+        self.cookie = ""
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        headers = {"Cookie": f"ki_chat={self.cookie}"} if self.cookie else {}
+        response = await self.client.request(method, url, headers=headers, **kwargs)
+        self.cookie = response.cookies.get("ki_chat") or self.cookie
+        self.client.cookies.clear()  # the next Chat on this client is another browser
+        return response
 
     async def say(self, text: str, language: str = "") -> dict:
-        response = await self.client.post("/api/chat", json={"user": self.user, "text": text, "language": language})
+        response = await self.request("POST", "/api/chat", json={"text": text, "language": language})
         assert response.status_code == 200, response.text
         return dict(response.json())
 
     async def press(self, payload: str) -> dict:
-        response = await self.client.post("/api/chat", json={"user": self.user, "button": payload})
+        response = await self.request("POST", "/api/chat", json={"button": payload})
         assert response.status_code == 200, response.text
         return dict(response.json())
 

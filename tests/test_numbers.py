@@ -21,7 +21,7 @@ from bot.dialogue import Dialogue
 from bot.i18n import format_opening_hours
 from bot.language_detection import LanguageGuesser
 from bot.messages import IncomingMessage
-from bot.web import create_app
+from bot.app import create_app
 from tests.conftest import free_port, make_settings
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

@@ -3,6 +3,7 @@ of the Bot API (tests/fake_telegram.py) behind TELEGRAM_API_BASE_URL."""
 
 import asyncio
 import copy
+import datetime as dt
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,7 +17,9 @@ from bot.i18n import load_languages
 from bot.language_detection import LanguageGuesser
 from bot.messages import Button, Outcome, Place, Reply
 from bot.settings import PROJECT_ROOT
-from bot.storage import InboxUpdate, Message, OutboxMessage, Storage, User, make_engine, migrate
+from bot.channels.base import message_to_json
+from bot.messages import IncomingMessage
+from bot.storage import Inbound, Message, Outbound, Storage, User, make_engine, migrate
 from tests.conftest import free_port, make_settings, start_app
 from tests.fake_telegram import TOKEN, FakeTelegram, sample, serve
 
@@ -89,7 +92,17 @@ async def running(fake: FakeTelegram, database_url: str, rasa_server: tuple[str,
         )
         app, http = await start_app(settings, guesser)
         async with app.router.lifespan_context(app), http:  # type: ignore[attr-defined]
+            await started(http)
             yield Telegram(fake, http, settings.database_url)
+
+
+async def started(http: httpx.AsyncClient) -> None:
+    """Wait until the channel has registered itself with the Bot API (it starts in the background)."""
+    for _ in range(200):
+        if (await http.get("/healthz")).json()["channels"].get("telegram") == "ok":
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the Telegram channel did not start")
 
 
 @pytest.fixture
@@ -157,7 +170,7 @@ async def test_commands_are_registered_in_every_language(webhook: Telegram) -> N
 async def test_a_wrong_or_missing_secret_is_refused(webhook: Telegram, secret: str | None) -> None:
     response = await webhook.post(text_update(7, "hallo"), secret=secret)
     assert response.status_code == 403
-    assert await webhook.rows(InboxUpdate) == []
+    assert await webhook.rows(Inbound) == []
 
 
 async def test_a_redelivered_update_is_answered_once(webhook: Telegram) -> None:
@@ -167,7 +180,7 @@ async def test_a_redelivered_update_is_answered_once(webhook: Telegram) -> None:
     await webhook.fake.wait_for(1, CHAT)
     await asyncio.sleep(1.5)
     assert len(webhook.fake.sent(CHAT)) == 1
-    assert len(await webhook.rows(InboxUpdate)) == 1
+    assert len(await webhook.rows(Inbound)) == 1
 
 
 async def test_a_flood_wait_delays_the_reply_but_it_arrives(webhook: Telegram) -> None:
@@ -182,7 +195,7 @@ async def test_a_server_error_is_retried(webhook: Telegram) -> None:
     webhook.fake.failures[str(CHAT)] = ["internal"]
     await webhook.post(text_update(31, "/menu"))
     await webhook.fake.wait_for(1, CHAT)
-    [row] = await webhook.rows(OutboxMessage)
+    [row] = await webhook.rows(Outbound)
     assert (row.status, row.attempts) == ("sent", 2)
 
 
@@ -190,7 +203,7 @@ async def test_a_user_who_blocked_the_bot_is_marked_inactive(webhook: Telegram) 
     webhook.fake.failures[str(CHAT)] = ["forbidden"]
     await webhook.post(start_update(40))
     for _ in range(100):
-        rows = await webhook.rows(OutboxMessage)
+        rows = await webhook.rows(Outbound)
         if rows and all(r.status != "pending" for r in rows):
             break
         await asyncio.sleep(0.1)
@@ -217,14 +230,20 @@ async def test_updates_left_pending_are_answered_after_a_restart(
     engine = make_engine(settings.database_url)
     await migrate(engine)
     async with Storage(engine).session() as session:
-        session.add(InboxUpdate(channel="telegram", bot_id=BOT_ID, update_id=50,
-                                payload=json.dumps(text_update(50, "/menu")), status="pending"))
+        message = IncomingMessage("telegram", str(CHAT), dt.datetime.now(dt.timezone.utc), text="/menu")
+        session.add(Inbound(channel="telegram", external_id=f"{BOT_ID}:50", user_ref=str(CHAT),
+                            message=message_to_json(message), reply_to=str(CHAT), platform_at=message.received_at))
         await session.commit()
     await engine.dispose()
     async for telegram in running(fake, database_url, rasa_server, guesser, "webhook"):
         await fake.wait_for(1, CHAT)
-        [row] = await telegram.rows(InboxUpdate)
-        assert (row.status, row.payload) == ("done", "")
+        [row] = await telegram.rows(Inbound)
+        for _ in range(50):
+            if row.status == "done":
+                break
+            await asyncio.sleep(0.1)
+            [row] = await telegram.rows(Inbound)
+        assert (row.status, row.message) == ("done", "")
 
 
 def test_long_answers_are_split_on_paragraphs_with_buttons_under_the_last_piece() -> None:
@@ -263,12 +282,13 @@ def test_a_place_without_coordinates_gets_a_map_link() -> None:
 
 
 async def test_a_venue_goes_through_the_outbox_to_the_bot_api(webhook: Telegram) -> None:
-    """The outbox sends a sendVenue row like any other (what staff coordinates will produce)."""
+    """A reply with a place that has coordinates (what staff coordinates will produce) goes out
+    as its text and a sendVenue."""
     engine = make_engine(webhook.database_url)
     async with Storage(engine).session() as session:
-        session.add(OutboxMessage(channel="telegram", chat_id=str(CHAT), method="sendVenue", status="pending",
-                                  payload=json.dumps({"latitude": 51.5, "longitude": 7.2, "title": "CaféO",
-                                                      "address": "Overwegstr. 32, 44623 Herne"})))
+        place = {"name": "CaféO", "address": "Overwegstr. 32, 44623 Herne", "latitude": 51.5, "longitude": 7.2}
+        session.add(Outbound(channel="telegram", recipient=str(CHAT), status="pending",
+                             payload=json.dumps({"text": "CaféO", "buttons": [], "place": place})))
         await session.commit()
     await engine.dispose()
     await webhook.post(text_update(60, "/menu"))  # wakes the outbox

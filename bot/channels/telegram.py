@@ -1,14 +1,15 @@
-"""Telegram channel (python-telegram-bot v22): webhook or long polling, inbox, outbox.
+"""Telegram channel (python-telegram-bot v22's Bot): webhook or long polling in, Bot API calls out.
 
-In:  webhook request (secret checked) or getUpdates -> the update is stored in the inbox
-     (unique per bot and update id) before Telegram is acknowledged -> a worker feeds stored
-     updates to PTB's Application (no Updater) -> the handler turns them into IncomingMessages
-     for the dialogue -> the replies go into the outbox, in the same transaction that marks the
-     update done. A redelivered update is acknowledged and not answered twice; updates left
-     pending by a restart are picked up at start.
-Out: a worker sends outbox rows in order per chat, at most one message per second per chat,
-     honouring RetryAfter, retrying network errors and 5xx with backoff, and marking the user
-     inactive when Telegram says they blocked the bot.
+In:  a webhook request (secret token checked before the body is read as JSON) or getUpdates ->
+     each update parsed into an IncomingMessage and handed to the inbox (unique on the bot and
+     the update id) before Telegram is acknowledged. A pressed button's spinner is stopped at
+     once (answerCallbackQuery), outside the outbox: it is an acknowledgement, not a reply.
+Out: `send` renders one channel-neutral reply as sendMessage calls (split at 4096 characters,
+     buttons as an inline keyboard) and a sendVenue for a place with coordinates, and reports
+     sent / retry after t (RetryAfter, network errors, 5xx) / blocked (Forbidden) / rejected
+     (BadRequest). The outbox keeps Telegram's pace of about one message per second per chat.
+Polling serves one process (Telegram allows one getUpdates consumer); run several processes
+with the webhook.
 PTB objects never leave this module.
 """
 
@@ -22,17 +23,18 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
-from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
-from telegram.ext import Application, ContextTypes, TypeHandler
 from telegram.warnings import PTBDeprecationWarning
 
+from bot.channels import base
+from bot.channels.base import Blocked, Outgoing, Received, Rejected, SendResult, Sent
 from bot.channels.rendering import split_text
 from bot.i18n import Language
-from bot.messages import IncomingMessage, Outcome
-from bot.storage import InboxUpdate, OutboxMessage, Storage, User, utcnow
+from bot.messages import IncomingMessage, Outcome, Reply
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +42,6 @@ CHANNEL = "telegram"
 MAX_TEXT = 4096
 MAX_CALLBACK_DATA = 64
 CHAT_INTERVAL_SECONDS = 1.05  # Telegram allows about one message per second in a chat
-MAX_ATTEMPTS = 8
-MAX_BACKOFF_SECONDS = 300
 ALLOWED_UPDATES = ["message", "callback_query"]
 UNSUPPORTED_KINDS = ("voice", "audio", "photo", "video", "video_note", "sticker", "document", "animation",
                      "location", "contact", "poll")
@@ -63,45 +63,53 @@ def _callback_data(payload: str) -> str:
 
 
 def render(chat_id: str, outcome: Outcome) -> list[Send]:
-    """Replies as sendMessage calls: plain text (no parse mode, so nothing to escape), split at
+    """Every reply of an outcome as Bot API calls (see `render_reply`)."""
+    return [send for reply in outcome.replies for send in render_reply(chat_id, reply)]
+
+
+def render_reply(chat_id: str, reply: Reply) -> list[Send]:
+    """A reply as sendMessage calls: plain text (no parse mode, so nothing to escape), split at
     4096 characters on paragraph boundaries, buttons as an inline keyboard under the last piece."""
     sends = []
-    for reply in outcome.replies:
-        pieces = split_text(reply.text, MAX_TEXT) or [""]
-        rows: list[list[dict[str, str]]] = []
-        place = reply.place
-        if place is not None and place.latitude is None:
-            rows.append([{"text": f"📍 {place.address}", "url": place.map_url}])
-        rows += [[{"text": b.title, "callback_data": _callback_data(b.payload)}] for b in reply.buttons]
-        for number, piece in enumerate(pieces):
-            params: dict[str, Any] = {"text": piece}
-            if rows and number == len(pieces) - 1:
-                params["reply_markup"] = {"inline_keyboard": rows}
-            sends.append(Send(chat_id, "sendMessage", params))
-        if place is not None and place.latitude is not None and place.longitude is not None:
-            sends.append(Send(chat_id, "sendVenue", {"latitude": place.latitude, "longitude": place.longitude,
-                                                     "title": place.name, "address": place.address}))
+    pieces = split_text(reply.text, MAX_TEXT) or [""]
+    rows: list[list[dict[str, str]]] = []
+    place = reply.place
+    if place is not None and place.latitude is None:
+        rows.append([{"text": f"📍 {place.address}", "url": place.map_url}])
+    rows += [[{"text": b.title, "callback_data": _callback_data(b.payload)}] for b in reply.buttons]
+    for number, piece in enumerate(pieces):
+        params: dict[str, Any] = {"text": piece}
+        if rows and number == len(pieces) - 1:
+            params["reply_markup"] = {"inline_keyboard": rows}
+        sends.append(Send(chat_id, "sendMessage", params))
+    if place is not None and place.latitude is not None and place.longitude is not None:
+        sends.append(Send(chat_id, "sendVenue", {"latitude": place.latitude, "longitude": place.longitude,
+                                                 "title": place.name, "address": place.address}))
     return sends
 
 
-def parse_update(update: Update) -> tuple[IncomingMessage, str, str] | None:
-    """(message, chat id, callback query id) for an update we answer; None for others."""
-    now = dt.datetime.now(dt.timezone.utc)
+def parse_update(data: dict[str, Any], bot: Bot, bot_id: str) -> Received | None:
+    """The message in an update, ready for the inbox; None for updates the bot does not answer."""
+    update = Update.de_json(data, bot)
+    external_id = f"{bot_id}:{update.update_id}"
     if update.callback_query is not None:
         query = update.callback_query
         chat = query.message.chat.id if query.message is not None else query.from_user.id
-        message = IncomingMessage(CHANNEL, str(query.from_user.id), now, button=query.data or "",
+        now = dt.datetime.now(dt.timezone.utc)
+        message = IncomingMessage(CHANNEL, str(query.from_user.id), now, button=(query.data or "")[:MAX_CALLBACK_DATA],
                                   language_hint=query.from_user.language_code or "")
-        return message, str(chat), query.id
+        return Received(external_id, message, str(chat), now)
     incoming = update.message
-    if incoming is not None and incoming.from_user is not None:
-        hint = incoming.from_user.language_code or ""
-        user_ref, chat_id = str(incoming.from_user.id), str(incoming.chat.id)
-        if incoming.text:
-            return IncomingMessage(CHANNEL, user_ref, now, text=incoming.text[:MAX_TEXT], language_hint=hint), chat_id, ""
+    if incoming is None or incoming.from_user is None:
+        return None  # an edit, a channel post...
+    hint = incoming.from_user.language_code or ""
+    user_ref, chat_id, sent_at = str(incoming.from_user.id), str(incoming.chat.id), incoming.date
+    if incoming.text:
+        message = IncomingMessage(CHANNEL, user_ref, sent_at, text=incoming.text[:MAX_TEXT], language_hint=hint)
+    else:
         kind = next((k for k in UNSUPPORTED_KINDS if getattr(incoming, k, None)), "other")
-        return IncomingMessage(CHANNEL, user_ref, now, unsupported=kind, language_hint=hint), chat_id, ""
-    return None
+        message = IncomingMessage(CHANNEL, user_ref, sent_at, unsupported=kind, language_hint=hint)
+    return Received(external_id, message, chat_id, sent_at)
 
 
 def _retry_after_seconds(error: RetryAfter) -> float:
@@ -112,54 +120,48 @@ def _retry_after_seconds(error: RetryAfter) -> float:
 
 
 class TelegramChannel:
-    """Holds the PTB Application (which holds the Bot); started and stopped with the web app."""
+    """The Bot API client, the webhook route or the polling loop, and `send`."""
+
+    name = CHANNEL
+    pace_seconds = CHAT_INTERVAL_SECONDS
 
     def __init__(self, token: str, base_url: str, mode: str, webhook_url: str, webhook_secret: str,
-                 storage: Storage, handle: Callable[[IncomingMessage], Awaitable[Outcome]],
-                 languages: dict[str, Language], poll_timeout: int = 25) -> None:
-        self._application = (
-            Application.builder().token(token).base_url(base_url).updater(None).build()
-        )
-        self._application.add_handler(TypeHandler(Update, self._on_update))
-        self._application.add_error_handler(self._on_error)
+                 receive: Callable[[Received], Awaitable[int | None]], languages: dict[str, Language],
+                 poll_timeout: int = 25) -> None:
+        self.bot = Bot(token, base_url=base_url)
+        self._bot_id = token.split(":", 1)[0]  # a token starts with the bot's id: known before getMe
         self._mode = mode
         self._webhook_url = webhook_url
         self._secret = webhook_secret
-        self._storage = storage
-        self._handle = handle
+        self._receive = receive
         self._languages = languages
         self._poll_timeout = poll_timeout
-        self._bot_id = ""
-        self._results: dict[int, list[Send]] = {}
-        self._inbox_ready = asyncio.Event()
-        self._outbox_ready = asyncio.Event()
-        self._last_sent: dict[str, float] = {}
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
 
-    @property
-    def bot(self) -> Any:
-        return self._application.bot
+    def routes(self) -> list[BaseRoute]:
+        return [Route("/telegram/webhook", self._webhook_route, methods=["POST"])]
 
     async def start(self) -> None:
-        await self._application.initialize()  # getMe
-        self._bot_id = str(self.bot.id)
+        """getMe, commands, webhook (setWebhook is idempotent: every process may call it) or polling."""
+        await self.bot.initialize()
         await self._register_commands()
         if self._mode == "webhook":
             await self.bot.set_webhook(self._webhook_url, secret_token=self._secret, allowed_updates=ALLOWED_UPDATES)
         else:
             await self.bot.delete_webhook()
-            self._tasks.append(asyncio.create_task(self._poll(), name="telegram-poll"))
-        self._tasks.append(asyncio.create_task(self._inbox_worker(), name="telegram-inbox"))
-        self._tasks.append(asyncio.create_task(self._outbox_worker(), name="telegram-outbox"))
-        self._inbox_ready.set()  # pick up updates a previous run left pending
-        self._outbox_ready.set()
+            self._spawn(self._poll(), "telegram-poll")
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
-        await self._application.shutdown()
+        await self.bot.shutdown()
+
+    def _spawn(self, work: Awaitable[None], name: str) -> None:
+        task = asyncio.ensure_future(work)
+        task.set_name(name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _register_commands(self) -> None:
         for code, language in self._languages.items():
@@ -176,28 +178,38 @@ class TelegramChannel:
 
     # -- in ------------------------------------------------------------------------------
 
+    async def _webhook_route(self, request: Request) -> Response:
+        if self._mode != "webhook":
+            return JSONResponse({"error": "Telegram webhook is not enabled"}, status_code=404)
+        status, body = await self.webhook(await request.body(), request.headers.get("X-Telegram-Bot-Api-Secret-Token"))
+        return JSONResponse(body, status_code=status)
+
     async def webhook(self, body: bytes, secret_header: str | None) -> tuple[int, dict[str, Any]]:
-        """Authenticate, store, acknowledge. Processing happens in the inbox worker."""
+        """Authenticate, store, acknowledge. The inbox worker answers."""
         if secret_header is None or not hmac.compare_digest(secret_header.encode(), self._secret.encode()):
             return 403, {"error": "wrong or missing secret token"}
         try:
             data = json.loads(body)
-            update_id = int(data["update_id"])
+            int(data["update_id"])
         except (ValueError, KeyError, TypeError, RecursionError):
             return 400, {"error": "not a Telegram update"}
-        await self._store(update_id, data)
+        await self._take(data)
         return 200, {"ok": True}
 
-    async def _store(self, update_id: int, data: dict[str, Any]) -> None:
-        try:
-            async with self._storage.session() as session:
-                session.add(InboxUpdate(channel=CHANNEL, bot_id=self._bot_id, update_id=update_id,
-                                        payload=json.dumps(data, ensure_ascii=False), status="pending"))
-                await session.commit()
-        except IntegrityError:
-            log.info("telegram update %s redelivered; already stored", update_id)
+    async def _take(self, data: dict[str, Any]) -> None:
+        received = parse_update(data, self.bot, self._bot_id)
+        if received is None:
             return
-        self._inbox_ready.set()
+        await self._receive(received)
+        query = data.get("callback_query")
+        if query:
+            self._spawn(self._stop_spinner(str(query.get("id", ""))), "telegram-callback-answer")
+
+    async def _stop_spinner(self, query_id: str) -> None:
+        try:
+            await self.bot.answer_callback_query(query_id)
+        except TelegramError as error:  # too old, or Telegram away: the spinner stops by itself
+            log.info("answerCallbackQuery %s: %s", query_id, error)
 
     async def _poll(self) -> None:
         offset: int | None = None
@@ -210,148 +222,39 @@ class TelegramChannel:
                 await asyncio.sleep(2)
                 continue
             for item in updates:
-                await self._store(item.update_id, item.to_dict())
+                await self._take(item.to_dict())
                 offset = item.update_id + 1
-
-    async def _inbox_worker(self) -> None:
-        while True:
-            await self._inbox_ready.wait()
-            self._inbox_ready.clear()
-            while True:
-                async with self._storage.session() as session:
-                    row = await session.scalar(
-                        select(InboxUpdate).where(InboxUpdate.channel == CHANNEL, InboxUpdate.bot_id == self._bot_id,
-                                                  InboxUpdate.status == "pending").order_by(InboxUpdate.id).limit(1)
-                    )
-                if row is None:
-                    break
-                if not await self._process(row):
-                    # The dialogue failed (e.g. the database was away): keep the update pending
-                    # and try again shortly, rather than marking it done unanswered.
-                    await asyncio.sleep(5)
-                    self._inbox_ready.set()
-                    break
-
-    async def _process(self, row: InboxUpdate) -> bool:
-        update = Update.de_json(json.loads(row.payload), self.bot)
-        await self._application.process_update(update)
-        if update.update_id not in self._results:
-            return False
-        sends = self._results.pop(update.update_id)
-        async with self._storage.session() as session:
-            for send in sends:
-                session.add(OutboxMessage(channel=CHANNEL, chat_id=send.chat_id, method=send.method,
-                                          payload=json.dumps(send.params, ensure_ascii=False), status="pending"))
-            # Done, and the update's text is no longer kept here (the dialogue stored what it needs).
-            await session.execute(update_row(row.id))
-            await session.commit()
-        self._outbox_ready.set()
-        return True
-
-    async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """PTB handler: one update in, the sends it needs collected for `_process`."""
-        parsed = parse_update(update)
-        if parsed is None:
-            self._results[update.update_id] = []  # nothing we answer (an edit, a channel post...)
-            return
-        message, chat_id, callback_query_id = parsed
-        sends = []
-        if callback_query_id:
-            sends.append(Send(chat_id, "answerCallbackQuery", {"callback_query_id": callback_query_id}))
-        outcome = await self._handle(message)
-        sends.extend(render(chat_id, outcome))
-        self._results[update.update_id] = sends
-
-    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        log.error("telegram update could not be answered, will retry: %r", context.error)
 
     # -- out -----------------------------------------------------------------------------
 
-    async def _outbox_worker(self) -> None:
-        while True:
-            wait = await self._send_due()
-            try:
-                await asyncio.wait_for(self._outbox_ready.wait(), timeout=wait)
-            except TimeoutError:
-                pass
-            self._outbox_ready.clear()
-
-    async def _send_due(self) -> float:
-        """Send what is due, oldest first, one per chat at a time; return seconds until the next try."""
-        loop = asyncio.get_running_loop()
-        async with self._storage.session() as session:
-            rows = (await session.scalars(
-                select(OutboxMessage).where(OutboxMessage.channel == CHANNEL, OutboxMessage.status == "pending")
-                .order_by(OutboxMessage.id).limit(100)
-            )).all()
-        now, wait, seen = utcnow(), 5.0, set()
-        for row in rows:
-            if row.chat_id in seen:
-                continue  # keep each chat's messages in order
-            seen.add(row.chat_id)
-            due = row.next_attempt_at if row.next_attempt_at.tzinfo else row.next_attempt_at.replace(tzinfo=dt.timezone.utc)
-            if due > now:
-                wait = min(wait, (due - now).total_seconds())
-                continue
-            if row.method in ("sendMessage", "sendVenue"):
-                pause = self._last_sent.get(row.chat_id, 0.0) + CHAT_INTERVAL_SECONDS - loop.time()
-                if pause > 0:
-                    wait = min(wait, pause)
-                    continue
-            await self._send(row)
-            if row.method in ("sendMessage", "sendVenue"):
-                self._last_sent[row.chat_id] = loop.time()
-            wait = min(wait, 0.05)
-        return max(wait, 0.01)
-
-    async def _send(self, row: OutboxMessage) -> None:
-        params = json.loads(row.payload)
-        status, error, retry_in = "sent", None, 0.0
+    async def send(self, item: Outgoing) -> SendResult:
+        """Send one reply; a long one goes as several messages, at Telegram's pace."""
         try:
-            if row.method == "sendMessage":
-                markup = params.get("reply_markup")
-                keyboard = InlineKeyboardMarkup(
-                    [[InlineKeyboardButton(b["text"], callback_data=b.get("callback_data"), url=b.get("url"))
-                      for b in line] for line in markup["inline_keyboard"]]
-                ) if markup else None
-                await self.bot.send_message(chat_id=row.chat_id, text=params["text"], reply_markup=keyboard)
-            elif row.method == "sendVenue":
-                await self.bot.send_venue(chat_id=row.chat_id, latitude=params["latitude"],
-                                          longitude=params["longitude"], title=params["title"],
-                                          address=params["address"])
-            elif row.method == "answerCallbackQuery":
-                await self.bot.answer_callback_query(params["callback_query_id"])
-            else:
-                raise ValueError(f"unknown outbox method {row.method!r}")
-        except RetryAfter as exc:
-            status, error, retry_in = "pending", str(exc), _retry_after_seconds(exc)
-        except Forbidden as exc:
-            status, error = "blocked", str(exc)
-        except BadRequest as exc:
-            status, error = ("sent" if row.method == "answerCallbackQuery" else "failed"), str(exc)
-        except (NetworkError, TelegramError) as exc:
-            attempts = row.attempts + 1
-            status = "pending" if attempts < MAX_ATTEMPTS else "failed"
-            error, retry_in = str(exc), min(2.0 ** attempts, MAX_BACKOFF_SECONDS)
-        async with self._storage.session() as session:
-            await session.execute(
-                update(OutboxMessage).where(OutboxMessage.id == row.id).values(
-                    status=status, attempts=OutboxMessage.attempts + 1, last_error=error,
-                    next_attempt_at=utcnow() + dt.timedelta(seconds=retry_in),
-                    sent_at=utcnow() if status == "sent" else None,
-                )
-            )
-            if status == "blocked":
-                # The user blocked the bot: stop everything queued for them and remember it.
-                await session.execute(update(OutboxMessage).where(
-                    OutboxMessage.channel == CHANNEL, OutboxMessage.chat_id == row.chat_id,
-                    OutboxMessage.status == "pending").values(status="blocked"))
-                await session.execute(update(User).where(
-                    User.channel == CHANNEL, User.channel_user_id == row.chat_id).values(active=False))
-            await session.commit()
-        if status == "failed":
-            log.error("telegram %s to chat %s failed for good: %s", row.method, row.chat_id, error)
+            for number, send in enumerate(render_reply(item.recipient, item.reply or Reply(""))):
+                if number:
+                    await asyncio.sleep(CHAT_INTERVAL_SECONDS)
+                await self._call(send)
+        except RetryAfter as error:
+            return base.RetryAfter(_retry_after_seconds(error), str(error))
+        except Forbidden as error:
+            return Blocked(str(error))
+        except BadRequest as error:
+            return Rejected(str(error))
+        except (NetworkError, TelegramError) as error:
+            return base.RetryAfter(None, f"{type(error).__name__}: {error}")
+        except ValueError as error:  # a button payload Telegram cannot carry
+            return Rejected(str(error))
+        return Sent()
 
-
-def update_row(row_id: int) -> Any:
-    return update(InboxUpdate).where(InboxUpdate.id == row_id).values(status="done", payload="", processed_at=utcnow())
+    async def _call(self, send: Send) -> None:
+        params = send.params
+        if send.method == "sendVenue":
+            await self.bot.send_venue(chat_id=send.chat_id, latitude=params["latitude"], longitude=params["longitude"],
+                                      title=params["title"], address=params["address"])
+            return
+        markup = params.get("reply_markup")
+        keyboard = InlineKeyboardMarkup(
+            [[InlineKeyboardButton(b["text"], callback_data=b.get("callback_data"), url=b.get("url")) for b in line]
+             for line in markup["inline_keyboard"]]
+        ) if markup else None
+        await self.bot.send_message(chat_id=send.chat_id, text=params["text"], reply_markup=keyboard)

@@ -1,0 +1,145 @@
+"""The composition root: builds storage, dialogue, delivery core and channels, and the ASGI app.
+
+Nothing here is a channel: each channel brings its routes; `/healthz` reports the database, the
+NLU server and each channel. A channel that cannot start (Telegram unreachable) is retried in the
+background and does not hold up the others.
+"""
+
+import asyncio
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot import web_page
+from bot.channels.base import Channel
+from bot.channels.telegram import TelegramChannel
+from bot.channels.web import Identity, WebChannel
+from bot.content import load_content
+from bot.delivery import Delivery, Retries
+from bot.dialogue import Dialogue
+from bot.i18n import load_languages
+from bot.language_detection import LanguageGuesser
+from bot.nlu import RasaNluClient
+from bot.settings import Settings
+from bot.storage import Storage, make_engine, migrate
+
+log = logging.getLogger(__name__)
+
+
+def web_secret(settings: Settings) -> bytes:
+    """WEB_SECRET, else the key kept in WEB_SECRET_FILE, made on first start (readable by us only)."""
+    if settings.web_secret:
+        return settings.web_secret.encode()
+    path = settings.web_secret_file
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(secrets.token_urlsafe(32))
+        except FileExistsError:
+            pass  # another process made it first
+    return path.read_text().strip().encode()
+
+
+class ChannelStarter:
+    """Starts a channel, and keeps trying in the background (with backoff) while it cannot."""
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+        self.status = "starting"
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._keep_trying(), name=f"start-{self.channel.name}")
+
+    async def _keep_trying(self) -> None:
+        delay = 1.0
+        while True:
+            try:
+                await self.channel.start()
+                self.status = "ok"
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                self.status = f"not started: {type(error).__name__}: {error}"[:300]
+                log.warning("%s channel could not start (%s); trying again in %.0f s", self.channel.name, error, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 60.0)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self.status == "ok":
+            await self.channel.stop()
+
+
+def create_app(settings: Settings, guesser: LanguageGuesser | None = None) -> Starlette:
+    """The ASGI application. Content and catalogs are checked before it serves; the database is
+    migrated (once, under a lock) at start-up.
+
+    `guesser` may be shared between apps (tests build many); building one takes seconds.
+    """
+    languages = load_languages(settings.locales_dir)
+    content = load_content(settings.content_dir, set(languages))
+    guesser = guesser or LanguageGuesser(list(languages), settings.contrast_language_list())
+    engine = make_engine(settings.database_url)
+    storage = Storage(engine)
+    http = httpx.AsyncClient(limits=httpx.Limits(max_connections=64, max_keepalive_connections=32))
+    nlu = RasaNluClient(settings.rasa_url, settings.rasa_token, settings.nlu_timeout_seconds, http)
+    dialogue = Dialogue(storage, nlu, content, languages, guesser, settings.default_language,
+                        settings.answer_threshold, settings.clarify_threshold, settings.context_minutes)
+    delivery = Delivery(storage, dialogue, Retries(settings.inbound_max_attempts, settings.inbound_retry_seconds))
+    channels: list[Channel] = [
+        WebChannel(storage, Identity(web_secret(settings)), delivery.receive, delivery.answer_now,
+                   settings.web_cookie_secure, web_page.routes(languages, settings.default_language)),
+    ]
+    if settings.telegram_bot_token:
+        channels.append(TelegramChannel(
+            settings.telegram_bot_token, settings.telegram_api_base_url, settings.telegram_mode,
+            settings.telegram_webhook_url, settings.telegram_webhook_secret, delivery.receive, languages,
+            settings.telegram_poll_timeout,
+        ))
+    starters = [ChannelStarter(channel) for channel in channels]
+    for channel in channels:
+        delivery.add_channel(channel)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await migrate(engine)
+        delivery.start()
+        for starter in starters:
+            starter.start()
+        try:
+            yield
+        finally:
+            for starter in starters:
+                await starter.stop()
+            await delivery.stop()
+            await http.aclose()
+            await engine.dispose()
+
+    async def healthz(request: Request) -> Response:
+        nlu_ok, db_ok = await asyncio.gather(nlu.is_ready(), storage.ping())
+        body = {"status": "ok" if db_ok else "degraded", "nlu": "ok" if nlu_ok else "down",
+                "db": "ok" if db_ok else "down", "channels": {s.channel.name: s.status for s in starters}}
+        return JSONResponse(body, status_code=200 if db_ok else 503)
+
+    app = Starlette(
+        routes=[Route("/healthz", healthz, methods=["GET"])] + [r for c in channels for r in c.routes()],
+        lifespan=lifespan,
+    )
+    app.state.delivery = delivery
+    app.state.storage = storage
+    app.state.dialogue = dialogue
+    return app

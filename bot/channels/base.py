@@ -1,0 +1,113 @@
+"""What every channel is to the rest of the application: routes in, start and stop, and `send`.
+
+A channel authenticates and parses what its platform delivers, hands each message to the inbox
+(`bot.delivery.Inbox.receive`) before it acknowledges the platform, and renders and sends the
+channel-neutral replies the outbox gives it. It knows nothing of the dialogue or the actions.
+"""
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from starlette.routing import BaseRoute
+
+from bot.messages import Button, IncomingMessage, Place, Reply
+
+
+@dataclass(frozen=True)
+class Received:
+    """One message as a channel parsed it, with what the inbox needs to store it once."""
+
+    external_id: str  # the platform's own id of this message, unique within the channel
+    message: IncomingMessage
+    reply_to: str  # the channel's address for the answer (a chat id); often the user's id
+    platform_at: dt.datetime  # when the platform says it was sent
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One item for a channel to send: a reply, or a channel's own acknowledgement (`ack`)."""
+
+    id: int
+    recipient: str
+    reply: Reply | None
+    ack: dict[str, str] | None = None
+
+
+# What `Channel.send` reports.
+@dataclass(frozen=True)
+class Sent:
+    pass
+
+
+@dataclass(frozen=True)
+class RetryAfter:
+    """Try again in `seconds` (the platform asked for it); None: a transient error, back off."""
+
+    seconds: float | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Blocked:
+    """The recipient blocked the bot: nothing more goes to them."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """The platform refused this message for good (it would refuse it again)."""
+
+    reason: str
+
+
+SendResult = Sent | RetryAfter | Blocked | Rejected
+
+
+class Channel(Protocol):
+    name: str
+    # Seconds to leave between two messages to one recipient (the platform's pace), or 0.
+    pace_seconds: float
+
+    def routes(self) -> list[BaseRoute]: ...
+
+    async def start(self) -> None:
+        """Connect to the platform (register a webhook, start polling); may raise, and is retried."""
+
+    async def stop(self) -> None: ...
+
+    async def send(self, item: Outgoing) -> SendResult: ...
+
+
+def reply_to_json(reply: Reply) -> dict[str, Any]:
+    body: dict[str, Any] = {"text": reply.text, "buttons": [{"title": b.title, "payload": b.payload} for b in reply.buttons]}
+    if reply.place is not None:
+        place = reply.place
+        body["place"] = {"name": place.name, "address": place.address, "latitude": place.latitude,
+                         "longitude": place.longitude}
+    return body
+
+
+def reply_from_json(body: dict[str, Any]) -> Reply:
+    place = body.get("place")
+    return Reply(
+        text=str(body["text"]),
+        buttons=tuple(Button(str(b["title"]), str(b["payload"])) for b in body.get("buttons", [])),
+        place=Place(place["name"], place["address"], place.get("latitude"), place.get("longitude")) if place else None,
+    )
+
+
+def message_to_json(message: IncomingMessage) -> str:
+    return json.dumps({"channel": message.channel, "user_ref": message.user_ref,
+                       "received_at": message.received_at.isoformat(), "text": message.text,
+                       "button": message.button, "language_hint": message.language_hint,
+                       "unsupported": message.unsupported}, ensure_ascii=False)
+
+
+def message_from_json(text: str) -> IncomingMessage:
+    data = json.loads(text)
+    return IncomingMessage(channel=data["channel"], user_ref=data["user_ref"],
+                           received_at=dt.datetime.fromisoformat(data["received_at"]), text=data["text"],
+                           button=data["button"], language_hint=data["language_hint"], unsupported=data["unsupported"])

@@ -1,0 +1,336 @@
+"""The delivery core every channel shares: the inbox, the conversation turn, the outbox.
+
+In:   a channel hands each parsed message to `Delivery.receive`, which stores it (unique on the
+      channel and the platform's id) before the channel acknowledges the platform.
+Turn: one transaction per message: claim the inbox row, lock the user, let the dialogue answer,
+      queue the replies, mark the row done. A turn that raises is retried with backoff; after
+      `max_attempts` it is marked failed, logged with its traceback, and the user gets a short
+      apology in their language. It never holds up other users.
+Out:  the outbox worker leases due rows (oldest first, one at a time per recipient, so each
+      conversation keeps its order), asks the channel to render and send them, and records what
+      the channel reports: sent, retry after t, recipient blocked, rejected for good.
+
+Several processes may share one PostgreSQL database: rows are claimed with
+`SELECT … FOR UPDATE SKIP LOCKED`, users are row-locked for their turn, and an outbox lease that
+a dead process left behind expires. SQLite serves one process (its transactions take the write
+lock when they begin, see bot.storage.make_engine).
+"""
+
+import asyncio
+import datetime as dt
+import json
+import logging
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
+
+from bot.channels.base import (
+    Blocked,
+    Channel,
+    Outgoing,
+    Received,
+    Rejected,
+    RetryAfter,
+    Sent,
+    message_from_json,
+    message_to_json,
+    reply_from_json,
+    reply_to_json,
+)
+from bot.dialogue import Dialogue
+from bot.messages import Outcome, Reply
+from bot.storage import Inbound, Outbound, Storage, User, utcnow
+
+log = logging.getLogger(__name__)
+
+# How long a channel answering a message itself (the web chat, in the request) keeps the
+# workers off it; how long a process may take to send one outbox row before another may.
+INLINE_LEASE = dt.timedelta(seconds=30)
+SEND_LEASE = dt.timedelta(seconds=60)
+MAX_SEND_ATTEMPTS = 8
+MAX_BACKOFF_SECONDS = 300.0
+POLL_SECONDS = 1.0  # how often workers look for rows another process stored
+
+
+@dataclass(frozen=True)
+class Retries:
+    """Inbound turns: attempts before giving up, and the first backoff (doubled each time)."""
+
+    max_attempts: int = 3
+    first_backoff_seconds: float = 2.0
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+async def supervise(name: str, run: Callable[[], Awaitable[None]], max_backoff: float = 30.0) -> None:
+    """Run a background loop forever: when it crashes, log the traceback and start it again."""
+    delay = 0.5
+    while True:
+        started = asyncio.get_running_loop().time()
+        try:
+            await run()
+            log.error("%s stopped by itself; starting it again in %.1f s", name, delay)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("%s crashed; starting it again in %.1f s", name, delay)
+        if asyncio.get_running_loop().time() - started > 60:
+            delay = 0.5  # it ran fine for a while: this is a new fault, not the same one again
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, max_backoff)
+
+
+class Delivery:
+    """Inbox, turns and outbox, with their two background workers."""
+
+    def __init__(self, storage: Storage, dialogue: Dialogue, retries: Retries = Retries()) -> None:
+        self._storage = storage
+        self._dialogue = dialogue
+        self._retries = retries
+        self._channels: dict[str, Channel] = {}
+        self._inbound_ready = asyncio.Event()
+        self._outbound_ready = asyncio.Event()
+        self._busy: set[int] = set()  # inbox rows this process is answering right now
+        self._tasks: list[asyncio.Task[None]] = []
+        self._postgres = storage.engine.dialect.name == "postgresql"
+        self.on_sent: list[Callable[[str, str], None]] = []  # (channel, recipient) after a send
+
+    def add_channel(self, channel: Channel) -> None:
+        self._channels[channel.name] = channel
+
+    def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(supervise("inbox worker", self._inbound_worker), name="inbox-worker"),
+            asyncio.create_task(supervise("outbox worker", self._outbound_worker), name="outbox-worker"),
+        ]
+        self._inbound_ready.set()  # answer what a previous run left pending
+        self._outbound_ready.set()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    # -- in ------------------------------------------------------------------------------
+
+    async def receive(self, received: Received, inline: bool = False) -> int | None:
+        """Store a message; its row id, or None when the platform delivered it before.
+
+        `inline`: the channel answers it at once itself (`answer_now`); the workers leave it
+        alone for a while, and take over if that fails."""
+        message = received.message
+        row = Inbound(channel=message.channel, external_id=received.external_id, user_ref=message.user_ref,
+                      message=message_to_json(message), reply_to=received.reply_to,
+                      platform_at=received.platform_at, status="pending", attempts=0,
+                      next_attempt_at=utcnow() + INLINE_LEASE if inline else utcnow())
+        try:
+            async with self._storage.session() as session, session.begin():
+                session.add(row)
+        except IntegrityError:
+            log.info("%s message %s delivered again; already stored", message.channel, received.external_id)
+            return None
+        if inline:
+            self._busy.add(row.id)
+        else:
+            self._inbound_ready.set()
+        return row.id
+
+    async def answer_now(self, row_id: int) -> Outcome | None:
+        """Answer a stored message in the caller's request; its replies are returned, not queued.
+        None when it failed (the worker retries it, and its replies then go through the outbox)."""
+        try:
+            return await self._attempt(row_id, inline=True)
+        finally:
+            self._busy.discard(row_id)
+
+    async def _inbound_worker(self) -> None:
+        while True:
+            due = await self._due_inbound()
+            if due:
+                answered = await asyncio.gather(*(self._attempt(row_id, inline=False) for row_id in due))
+                if None in answered:
+                    await asyncio.sleep(0.05)  # taken by another process, or failed: don't spin on it
+                continue
+            try:
+                await asyncio.wait_for(self._inbound_ready.wait(), timeout=POLL_SECONDS)
+            except TimeoutError:
+                pass
+            self._inbound_ready.clear()
+
+    async def _due_inbound(self) -> list[int]:
+        """Rows due now, each the oldest pending one of its user (a user's messages keep their order)."""
+        earlier = aliased(Inbound)
+        query = (
+            select(Inbound.id, Inbound.channel, Inbound.user_ref)
+            .where(Inbound.status == "pending", Inbound.next_attempt_at <= utcnow(),
+                   ~exists().where(and_(earlier.channel == Inbound.channel, earlier.user_ref == Inbound.user_ref,
+                                        earlier.status == "pending", earlier.id < Inbound.id)))
+            .order_by(Inbound.id).limit(20)
+        )
+        async with self._storage.session() as session:
+            rows = (await session.execute(query)).all()
+        return [row.id for row in rows if row.id not in self._busy]
+
+    async def _attempt(self, row_id: int, inline: bool) -> Outcome | None:
+        self._busy.add(row_id)
+        try:
+            return await self._turn(row_id, inline)
+        except Exception:
+            await self._failed_turn(row_id, traceback.format_exc())
+            return None
+        finally:
+            if not inline:
+                self._busy.discard(row_id)
+
+    async def _turn(self, row_id: int, inline: bool) -> Outcome | None:
+        """One message, one transaction: nothing of it is kept unless all of it is."""
+        async with self._storage.session() as session, session.begin():
+            claim = select(Inbound).where(Inbound.id == row_id, Inbound.status == "pending")
+            if self._postgres:
+                claim = claim.with_for_update(skip_locked=True)
+            row = await session.scalar(claim)
+            if row is None:
+                return None  # answered meanwhile (by another process, or a worker)
+            message = message_from_json(row.message)
+            user = await self._storage.lock_user(session, message.channel, message.user_ref)
+            # Here a turn of a user whose conversation is with a person (handoff) will go to
+            # that person's case instead of the dialogue.
+            outcome = await self._dialogue.respond(session, user, message)
+            if not inline:
+                for reply in outcome.replies:
+                    session.add(self._outbound(row.channel, row.reply_to, reply))
+            # Done; the text is kept in the conversation (messages), not twice.
+            row.status, row.message, row.processed_at = "done", "", utcnow()
+        if not inline and outcome.replies:
+            self._outbound_ready.set()
+        return outcome
+
+    async def _failed_turn(self, row_id: int, trace: str) -> None:
+        """Count a failed attempt; give up after the last one, and tell the user."""
+        async with self._storage.session() as session, session.begin():
+            row = await session.get(Inbound, row_id)
+            if row is None or row.status != "pending":
+                return
+            row.attempts += 1
+            row.last_error = trace[-4000:]
+            if row.attempts < self._retries.max_attempts:
+                delay = self._retries.first_backoff_seconds * 2 ** (row.attempts - 1)
+                row.next_attempt_at = utcnow() + dt.timedelta(seconds=delay)
+                log.warning("%s message %s failed (attempt %d of %d), retrying in %.1f s:\n%s", row.channel,
+                            row.external_id, row.attempts, self._retries.max_attempts, delay, trace)
+                return
+            row.status = "failed"
+            log.error("%s message %s failed %d times; given up, the user gets an apology:\n%s", row.channel,
+                      row.external_id, row.attempts, trace)
+            message = message_from_json(row.message)
+            user = await session.scalar(select(User).where(User.channel == row.channel,
+                                                           User.channel_user_id == message.user_ref))
+            apology = self._dialogue.apology(user.language if user is not None else None, message.language_hint)
+            for reply in apology.replies:
+                session.add(self._outbound(row.channel, row.reply_to, reply))
+        self._outbound_ready.set()
+        self._inbound_ready.set()  # the user's next message is no longer held up by this one
+
+    # -- out -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _outbound(channel: str, recipient: str, reply: Reply) -> Outbound:
+        return Outbound(channel=channel, recipient=recipient, payload=json.dumps(reply_to_json(reply), ensure_ascii=False),
+                        status="pending", attempts=0, next_attempt_at=utcnow())
+
+    async def enqueue(self, channel: str, recipient: str, replies: tuple[Reply, ...]) -> None:
+        """Queue replies that do not answer an incoming message (a case manager's answer...)."""
+        async with self._storage.session() as session, session.begin():
+            for reply in replies:
+                session.add(self._outbound(channel, recipient, reply))
+        self._outbound_ready.set()
+
+    async def _outbound_worker(self) -> None:
+        while True:
+            self._outbound_ready.clear()
+            leased, wait = await self._lease_outbound()
+            if leased:
+                await asyncio.gather(*(self._send(row) for row in leased))
+                continue
+            try:
+                await asyncio.wait_for(self._outbound_ready.wait(), timeout=wait)
+            except TimeoutError:
+                pass
+
+    async def _lease_outbound(self) -> tuple[list[Outbound], float]:
+        """Due rows of channels this process runs, the oldest unsent one per recipient, leased
+        to this process (a lease left by a dead process runs out and the row is due again)."""
+        now = utcnow()
+        earlier = aliased(Outbound)
+        unsent = ("pending", "sending")
+        query = (
+            select(Outbound)
+            .where(Outbound.status.in_(unsent), Outbound.next_attempt_at <= now,
+                   Outbound.channel.in_(list(self._channels)),
+                   ~exists().where(and_(earlier.channel == Outbound.channel, earlier.recipient == Outbound.recipient,
+                                        earlier.status.in_(unsent), earlier.id < Outbound.id)))
+            .order_by(Outbound.id).limit(20)
+        )
+        if self._postgres:
+            query = query.with_for_update(skip_locked=True, of=Outbound)
+        async with self._storage.session() as session, session.begin():
+            rows = list((await session.scalars(query)).all())
+            for row in rows:
+                row.status, row.next_attempt_at = "sending", now + SEND_LEASE
+            if rows:
+                return rows, 0.0
+            next_due = await session.scalar(
+                select(func.min(Outbound.next_attempt_at)).where(Outbound.status.in_(unsent),
+                                                                 Outbound.channel.in_(list(self._channels))))
+        wait = POLL_SECONDS if next_due is None else (_aware(next_due) - now).total_seconds()
+        return [], min(max(wait, 0.01), POLL_SECONDS)
+
+    async def _send(self, row: Outbound) -> None:
+        channel = self._channels[row.channel]
+        item = Outgoing(row.id, row.recipient, reply_from_json(json.loads(row.payload)))
+        try:
+            result = await channel.send(item)
+        except Exception as error:  # a fault in the channel's code: keep the row, try again later
+            log.exception("%s: sending outbox row %s raised", row.channel, row.id)
+            result = RetryAfter(None, f"{type(error).__name__}: {error}")
+        now = utcnow()
+        values: dict[str, object] = {"attempts": Outbound.attempts + 1}
+        if isinstance(result, Sent):
+            values |= {"status": "sent", "sent_at": now, "last_error": None}
+        elif isinstance(result, RetryAfter):
+            attempts = row.attempts + 1
+            wait = result.seconds if result.seconds is not None else min(2.0 ** attempts, MAX_BACKOFF_SECONDS)
+            given_up = result.seconds is None and attempts >= MAX_SEND_ATTEMPTS
+            values |= {"status": "failed" if given_up else "pending", "last_error": result.reason,
+                       "next_attempt_at": now + dt.timedelta(seconds=wait)}
+            if given_up:
+                log.error("%s: outbox row %s to %s not sent after %d attempts: %s", row.channel, row.id,
+                          row.recipient, attempts, result.reason)
+        elif isinstance(result, Blocked):
+            values |= {"status": "blocked", "last_error": result.reason}
+        elif isinstance(result, Rejected):
+            values |= {"status": "failed", "last_error": result.reason}
+            log.error("%s: outbox row %s to %s rejected: %s", row.channel, row.id, row.recipient, result.reason)
+        async with self._storage.session() as session, session.begin():
+            await session.execute(update(Outbound).where(Outbound.id == row.id).values(**values))
+            mine = (Outbound.channel == row.channel, Outbound.recipient == row.recipient, Outbound.status == "pending")
+            if isinstance(result, Sent) and channel.pace_seconds > 0:
+                # The platform's pace: the recipient's next message not before this.
+                await session.execute(update(Outbound).where(*mine, Outbound.next_attempt_at < now + dt.timedelta(
+                    seconds=channel.pace_seconds)).values(next_attempt_at=now + dt.timedelta(seconds=channel.pace_seconds)))
+            if isinstance(result, Blocked):
+                # The user blocked the bot: drop what is queued for them and remember it.
+                await session.execute(update(Outbound).where(*mine).values(status="blocked"))
+                await session.execute(update(User).where(User.channel == row.channel,
+                                                         User.channel_user_id == row.recipient).values(active=False))
+        if isinstance(result, Sent):
+            for listener in self.on_sent:
+                listener(row.channel, row.recipient)
+        self._outbound_ready.set()
