@@ -25,7 +25,7 @@ match elsewhere in the same message. So "Kurse zur Gewaltprävention" stays quie
 """
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,14 +86,6 @@ class Term:
     whole: bool = False  # "=": nothing may follow
     anywhere: bool = False  # "*": letters may come before
 
-    def matches(self, word: str, stems: tuple[str, ...]) -> bool:
-        """Whether the message word (given with its prefix-less stems) is this term."""
-        if self.anywhere:
-            return word.endswith(self.text) if self.whole else self.text in word
-        if self.whole or len(self.text) <= WHOLE_WORD_MAX:
-            return word == self.text or (len(self.text) > WHOLE_WORD_MAX and self.text in stems[1:])
-        return any(stem.startswith(self.text) for stem in stems)
-
 
 @dataclass(frozen=True)
 class Expression:
@@ -104,9 +96,9 @@ class Expression:
     written: str
     terms: tuple[Term, ...]
 
-    def matches(self, positions: Callable[[Term], list[int]], blocked: set[int]) -> Iterator[tuple[int, ...]]:
-        """Every way the expression matches, given where each term occurs; avoids blocked words."""
-        candidates = [[i for i in positions(term) if i not in blocked] for term in self.terms]
+    def matches(self, candidates: list[list[int]]) -> Iterator[tuple[int, ...]]:
+        """Every way the expression matches, given the ascending positions where each term may
+        stand (blocked words already left out); the first is the leftmost."""
         if not all(candidates):
             return
 
@@ -120,6 +112,73 @@ class Expression:
 
         for start in candidates[0]:
             yield from extend((start,), 1)
+
+
+class _TermIndex:
+    """Every distinct term of the file, numbered, and found from the message's words by look-ups
+    rather than by testing thousands of terms against every word. A message word meets:
+    - a "*" term that it contains (with "=": that it ends with), tested one by one (they are few);
+    - a whole-word term ("=", or one or two letters) that it is, or, from three letters on, that
+      one of its Arabic-script stems is;
+    - any other term that it, or one of its stems, starts with."""
+
+    def __init__(self) -> None:
+        self.ids: dict[Term, int] = {}
+        self._whole: dict[str, list[int]] = {}
+        self._prefix: dict[str, list[int]] = {}
+        self._anywhere: list[tuple[str, bool, int]] = []  # (text, whole, number)
+
+    def add(self, term: Term) -> int:
+        if term in self.ids:
+            return self.ids[term]
+        number = self.ids[term] = len(self.ids)
+        if term.anywhere:
+            self._anywhere.append((term.text, term.whole, number))
+        elif term.whole or len(term.text) <= WHOLE_WORD_MAX:
+            self._whole.setdefault(term.text, []).append(number)
+        else:
+            self._prefix.setdefault(term.text, []).append(number)
+        return number
+
+    def find(self, words: list[str]) -> dict[int, list[int]]:
+        """Term number -> the ascending positions of the words it meets (only terms met)."""
+        positions: dict[int, list[int]] = {}
+        for index, word in enumerate(words):
+            stems = _stems(word)
+            met: set[int] = set(self._whole.get(word, ()))
+            for stem in stems[1:]:
+                if len(stem) > WHOLE_WORD_MAX:
+                    met.update(self._whole.get(stem, ()))
+            for stem in stems:
+                for end in range(WHOLE_WORD_MAX + 1, len(stem) + 1):
+                    met.update(self._prefix.get(stem[:end], ()))
+            for text, whole, number in self._anywhere:
+                if word.endswith(text) if whole else text in word:
+                    met.add(number)
+            for number in met:
+                positions.setdefault(number, []).append(index)
+        return positions
+
+
+class _ExpressionIndex:
+    """Expressions by one of their terms (the longest: the rarest in messages), so that only those
+    whose every term occurs in the message are tried, in the file's order."""
+
+    def __init__(self, expressions: tuple[Expression, ...], terms: _TermIndex) -> None:
+        self.expressions = expressions
+        self.term_ids = [tuple(terms.add(t) for t in e.terms) for e in expressions]
+        self._by_term: dict[int, list[int]] = {}
+        for number, (expression, ids) in enumerate(zip(expressions, self.term_ids)):
+            key = max(range(len(ids)), key=lambda i: len(expression.terms[i].text))
+            self._by_term.setdefault(ids[key], []).append(number)
+
+    def candidates(self, found: dict[int, list[int]]) -> Iterator[tuple[Expression, tuple[int, ...]]]:
+        """The expressions all of whose terms were found, in the file's order, with their term numbers."""
+        numbers = sorted(n for term in found if term in self._by_term for n in self._by_term[term])
+        for number in numbers:
+            ids = self.term_ids[number]
+            if all(i in found for i in ids):
+                yield self.expressions[number], ids
 
 
 def parse_expression(written: str) -> tuple[Term, ...]:
@@ -159,6 +218,15 @@ class CrisisGuide:
     expressions: tuple[Expression, ...]
     look_alikes: tuple[Expression, ...]
     replies: dict[str, str] = field(default_factory=dict)
+    _terms: _TermIndex = field(init=False, repr=False, compare=False)
+    _crises: _ExpressionIndex = field(init=False, repr=False, compare=False)
+    _look_alikes: _ExpressionIndex = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        terms = _TermIndex()
+        object.__setattr__(self, "_terms", terms)
+        object.__setattr__(self, "_crises", _ExpressionIndex(self.expressions, terms))
+        object.__setattr__(self, "_look_alikes", _ExpressionIndex(self.look_alikes, terms))
 
     def detect(self, text: str) -> CrisisMatch | None:
         """The crisis the text is about, or None.
@@ -172,22 +240,16 @@ class CrisisGuide:
         words = _words(normalize(text))
         if not words:
             return None
-        stems = [_stems(word) for word in words]
-        found: dict[Term, list[int]] = {}
-
-        def positions(term: Term) -> list[int]:
-            if term not in found:
-                found[term] = [i for i, word in enumerate(words) if term.matches(word, stems[i])]
-            return found[term]
-
+        found = self._terms.find(words)
         blocked: set[int] = set()
-        for look_alike in self.look_alikes:
-            for match in look_alike.matches(positions, set()):
+        for look_alike, ids in self._look_alikes.candidates(found):
+            for match in look_alike.matches([found[i] for i in ids]):
                 blocked.update(match)
         matched: list[Expression] = []
         covered: dict[str, set[int]] = {}
-        for expression in self.expressions:
-            if (where := next(expression.matches(positions, blocked), None)) is not None:
+        for expression, ids in self._crises.candidates(found):
+            free = [[p for p in found[i] if p not in blocked] for i in ids]
+            if (where := next(expression.matches(free), None)) is not None:
                 matched.append(expression)
                 covered.setdefault(expression.language, set()).update(where)
         if not matched:
