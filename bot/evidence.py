@@ -8,7 +8,7 @@ four characters on, contains it; a two-letter term, or one ending in "=", only a
 a term with spaces matches as a phrase.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -29,30 +29,53 @@ class Concepts:
     # Concepts that say what a question asks ABOUT a service (cost, duration, place...): a topic
     # lists the ones its answer covers under `asks`.
     aspects: frozenset[str] = frozenset()
+    # The terms by what a message word must be to meet them, so that `mentioned` looks words up
+    # instead of testing every term against every word.
+    _whole: dict[str, frozenset[str]] = field(init=False, repr=False, compare=False)  # word -> concepts
+    _prefix: dict[str, frozenset[str]] = field(init=False, repr=False, compare=False)  # start of a word
+    _inside: dict[str, frozenset[str]] = field(init=False, repr=False, compare=False)  # from PHRASE_MIN on
+    _phrases: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)  # (term, concept)
+    _longest: int = field(init=False, repr=False, compare=False)  # of the `_inside` terms
+
+    def __post_init__(self) -> None:
+        whole: dict[str, set[str]] = {}
+        prefix: dict[str, set[str]] = {}
+        inside: dict[str, set[str]] = {}
+        phrases: list[tuple[str, str]] = []
+        for name, terms in self.terms.items():
+            for term in terms:
+                if term.endswith(WHOLE_WORD_MARK):
+                    whole.setdefault(term[:-1], set()).add(name)
+                elif " " in term:
+                    phrases.append((term, name))
+                elif len(term) <= WHOLE_WORD_MAX:
+                    whole.setdefault(term, set()).add(name)
+                elif len(term) >= PHRASE_MIN:
+                    inside.setdefault(term, set()).add(name)  # a word starting with it contains it
+                else:
+                    prefix.setdefault(term, set()).add(name)  # WHOLE_WORD_MAX < length < PHRASE_MIN
+        object.__setattr__(self, "_whole", {t: frozenset(n) for t, n in whole.items()})
+        object.__setattr__(self, "_prefix", {t: frozenset(n) for t, n in prefix.items()})
+        object.__setattr__(self, "_inside", {t: frozenset(n) for t, n in inside.items()})
+        object.__setattr__(self, "_phrases", tuple(phrases))
+        object.__setattr__(self, "_longest", max(map(len, inside), default=0))
 
     def mentioned(self, text: str) -> set[str]:
         """The concepts the text mentions."""
         normalized = normalize(text)
         words = normalized.split()
         padded = f" {normalized} "
-        found = set()
-        for name, terms in self.terms.items():
-            for term in terms:
-                if term.endswith(WHOLE_WORD_MARK):
-                    if term[:-1] in words:
-                        found.add(name)
-                        break
-                elif " " in term:
-                    if f" {term} " in padded or (len(term) >= PHRASE_MIN and term in normalized):
-                        found.add(name)
-                        break
-                elif len(term) <= WHOLE_WORD_MAX:
-                    if term in words:
-                        found.add(name)
-                        break
-                elif any(w.startswith(term) or (len(term) >= PHRASE_MIN and term in w) for w in words):
-                    found.add(name)
-                    break
+        found: set[str] = set()
+        for word in set(words):
+            found.update(self._whole.get(word, ()))
+            for length in range(WHOLE_WORD_MAX + 1, PHRASE_MIN):
+                found.update(self._prefix.get(word[:length], ()))
+            for start in range(len(word) - PHRASE_MIN + 1):
+                for end in range(start + PHRASE_MIN, min(len(word), start + self._longest) + 1):
+                    found.update(self._inside.get(word[start:end], ()))
+        for term, name in self._phrases:
+            if name not in found and (f" {term} " in padded or (len(term) >= PHRASE_MIN and term in normalized)):
+                found.add(name)
         return found
 
     def strip(self, text: str, names: set[str]) -> str:
