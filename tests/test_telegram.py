@@ -59,10 +59,11 @@ def callback_data(sent: dict[str, Any]) -> list[str]:
 class Telegram:
     """The app with Telegram on, and the fake Bot API it talks to."""
 
-    def __init__(self, fake: FakeTelegram, http: httpx.AsyncClient, database_url: str) -> None:
+    def __init__(self, fake: FakeTelegram, http: httpx.AsyncClient, database_url: str, app: Any = None) -> None:
         self.fake = fake
         self.http = http
         self.database_url = database_url
+        self.app = app
 
     async def post(self, update: dict[str, Any], secret: str | None = SECRET) -> httpx.Response:
         headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret is not None else {}
@@ -93,7 +94,7 @@ async def running(fake: FakeTelegram, database_url: str, rasa_server: tuple[str,
         app, http = await start_app(settings, guesser)
         async with app.router.lifespan_context(app), http:  # type: ignore[attr-defined]
             await started(http)
-            yield Telegram(fake, http, settings.database_url)
+            yield Telegram(fake, http, settings.database_url, app)
 
 
 async def started(http: httpx.AsyncClient) -> None:
