@@ -4,7 +4,7 @@ SHELL := /bin/bash
 APP := .venv/bin/python
 RASA_VENV := .venv-rasa
 
-.PHONY: run test eval setup model i18n-extract i18n-update i18n-compile typecheck clean
+.PHONY: run test eval bench setup model i18n-extract i18n-update i18n-compile typecheck clean
 
 run: setup
 	$(APP) -m bot.run
@@ -15,6 +15,10 @@ test: setup
 
 eval: setup
 	$(APP) -m bot.evaluate $(ARGS)
+
+# Rasa alone and POST /api/chat end to end under wrk at 1, 8 and 32 users (needs wrk; about 2 minutes).
+bench: setup
+	$(APP) scripts/bench.py $(ARGS)
 
 setup: .venv/.installed $(RASA_VENV)/.installed i18n-compile model
 
