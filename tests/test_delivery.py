@@ -24,7 +24,8 @@ from tests.conftest import Chat, free_port, make_settings, start_app
 from tests.fake_telegram import TOKEN, FakeTelegram, sample, serve
 from tests.test_telegram import CHAT, SECRET, Telegram, running, text_update
 
-APOLOGY = load_languages(PROJECT_ROOT / "locales")["de"].gettext(
+# The user's stored language is gone, so the apology is in the language Telegram reports (uk).
+APOLOGY = load_languages(PROJECT_ROOT / "locales")["uk"].gettext(
     "Sorry, something went wrong on our side with your last message. Please send it again, or choose a topic:")
 
 
