@@ -100,7 +100,7 @@ class Dialogue:
             language = state.language or self._hinted(message.language_hint) or self._default
             result = unsupported_message(self.turn(language))
         elif message.button == DELETE_CONFIRM and _asked_recently(user.delete_asked_at, message.received_at):
-            language = state.language or self._default
+            language = state.language or self._hinted(message.language_hint) or self._default
             await self._storage.delete_user(session, user.id)
             result = deleted(self.turn(language))
             return Outcome(language=language, topic=result.topic, replies=result.replies)
