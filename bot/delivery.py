@@ -294,6 +294,17 @@ class Delivery:
 
     async def _send(self, row: Outbound) -> None:
         channel = self._channels[row.channel]
+        if channel.pace_seconds > 0:
+            # The platform's pace, also for a row queued after the previous one went out.
+            async with self._storage.session() as session, session.begin():
+                last = await session.scalar(select(func.max(Outbound.sent_at)).where(
+                    Outbound.channel == row.channel, Outbound.recipient == row.recipient, Outbound.status == "sent"))
+                due = _aware(last) + dt.timedelta(seconds=channel.pace_seconds) if last is not None else None
+                if due is not None and due > utcnow():
+                    await session.execute(update(Outbound).where(Outbound.id == row.id).values(
+                        status="pending", next_attempt_at=due))
+                    self._outbound_ready.set()
+                    return
         item = Outgoing(row.id, row.recipient, reply_from_json(json.loads(row.payload)))
         try:
             result = await channel.send(item)
