@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from bot import nlu_model
 from bot.content import load_content
@@ -22,7 +22,7 @@ from bot.i18n import load_languages
 from bot.language_detection import LanguageGuesser
 from bot.rasa_process import start_rasa, stop, wait_until_ready
 from bot.settings import PROJECT_ROOT, Settings
-from bot.storage import Storage, make_engine, migrate
+from bot.storage import Storage, User, make_engine, migrate
 from bot.app import create_app
 from tests.fakes import FakeNlu
 
@@ -131,6 +131,16 @@ async def dialogue(tmp_path: Path, nlu: FakeNlu, guesser: LanguageGuesser) -> As
     content = load_content(PROJECT_ROOT / "content", set(languages))
     yield Dialogue(Storage(engine), nlu, content, languages, guesser, "de", 0.45, 0.2, 30)
     await engine.dispose()
+
+
+async def users(database_url: str) -> list[User]:
+    """Every user stored in the database, oldest first."""
+    engine = make_engine(make_settings(database_url).database_url)
+    try:
+        async with Storage(engine).session() as session:
+            return list((await session.scalars(select(User).order_by(User.id))).all())
+    finally:
+        await engine.dispose()
 
 
 def buttons(body: dict) -> list[str]:

@@ -13,14 +13,14 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from bot.delivery import Delivery
 from bot.i18n import load_languages
 from bot.language_detection import LanguageGuesser
 from bot.settings import PROJECT_ROOT
 from bot.storage import Inbound, Outbound, Storage, User, make_engine
-from tests.conftest import Chat, free_port, make_settings, start_app
+from tests.conftest import Chat, free_port, make_settings, start_app, users
 from tests.fake_telegram import TOKEN, FakeTelegram, sample, serve
 from tests.test_telegram import CHAT, SECRET, Telegram, running, text_update
 
@@ -172,10 +172,7 @@ async def test_a_button_and_a_text_at_once_keep_both_state_changes(client: httpx
     chat = Chat(client)
     await chat.say("hallo")
     await asyncio.gather(chat.press("l:uk"), chat.say("was ist das cafeo"))
-    engine = make_engine(make_settings(database_url).database_url)
-    async with Storage(engine).session() as session:
-        [user] = (await session.scalars(select(User))).all()
-    await engine.dispose()
+    [user] = await users(database_url)
     assert (user.language, user.context_topic) == ("uk", "cafeo.about")
 
 
@@ -186,10 +183,7 @@ async def test_two_short_messages_at_once_count_as_two_in_a_row(client: httpx.As
     chat = Chat(client)
     await chat.say("hallo")
     await asyncio.gather(chat.say("where is cafeo"), chat.say("what is kim"))
-    engine = make_engine(make_settings(database_url).database_url)
-    async with Storage(engine).session() as session:
-        [user] = (await session.scalars(select(User))).all()
-    await engine.dispose()
+    [user] = await users(database_url)
     assert user.language == "en"
 
 

@@ -16,16 +16,7 @@ from bot.delivery import Delivery
 from bot.language_detection import LanguageGuesser
 from bot.messages import Button, Reply
 from bot.storage import Message, Storage, User, make_engine
-from tests.conftest import Chat, free_port, make_settings, start_app
-
-
-async def users(database_url: str) -> list[User]:
-    engine = make_engine(make_settings(database_url).database_url)
-    try:
-        async with Storage(engine).session() as session:
-            return list((await session.scalars(select(User).order_by(User.id))).all())
-    finally:
-        await engine.dispose()
+from tests.conftest import Chat, free_port, make_settings, start_app, users
 
 
 async def test_the_server_issues_a_signed_httponly_cookie(client: httpx.AsyncClient) -> None:
