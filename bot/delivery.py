@@ -99,7 +99,6 @@ class Delivery:
         self._busy: set[int] = set()  # inbox rows this process is answering right now
         self._tasks: list[asyncio.Task[None]] = []
         self._postgres = storage.engine.dialect.name == "postgresql"
-        self.on_sent: list[Callable[[str, str], None]] = []  # (channel, recipient) after a send
 
     def add_channel(self, channel: Channel) -> None:
         self._channels[channel.name] = channel
@@ -332,16 +331,9 @@ class Delivery:
         async with self._storage.session() as session, session.begin():
             await session.execute(update(Outbound).where(Outbound.id == row.id).values(**values))
             mine = (Outbound.channel == row.channel, Outbound.recipient == row.recipient, Outbound.status == "pending")
-            if isinstance(result, Sent) and channel.pace_seconds > 0:
-                # The platform's pace: the recipient's next message not before this.
-                await session.execute(update(Outbound).where(*mine, Outbound.next_attempt_at < now + dt.timedelta(
-                    seconds=channel.pace_seconds)).values(next_attempt_at=now + dt.timedelta(seconds=channel.pace_seconds)))
             if isinstance(result, Blocked):
                 # The user blocked the bot: drop what is queued for them and remember it.
                 await session.execute(update(Outbound).where(*mine).values(status="blocked"))
                 await session.execute(update(User).where(User.channel == row.channel,
                                                          User.channel_user_id == row.recipient).values(active=False))
-        if isinstance(result, Sent):
-            for listener in self.on_sent:
-                listener(row.channel, row.recipient)
         self._outbound_ready.set()
