@@ -24,7 +24,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
@@ -42,7 +42,7 @@ from bot.channels.base import (
     reply_to_json,
 )
 from bot.dialogue import Dialogue
-from bot.messages import Outcome, Reply
+from bot.messages import IncomingMessage, Outcome, Reply
 from bot.storage import Inbound, Outbound, Storage, User, utcnow
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,7 @@ class Delivery:
         self._inbound_ready = asyncio.Event()
         self._outbound_ready = asyncio.Event()
         self._busy: set[int] = set()  # inbox rows this process is answering right now
+        self._inline: dict[int, IncomingMessage] = {}  # of those, the ones a channel answers itself
         self._tasks: list[asyncio.Task[None]] = []
         self._postgres = storage.engine.dialect.name == "postgresql"
 
@@ -125,21 +126,23 @@ class Delivery:
         `inline`: the channel answers it at once itself (`answer_now`); the workers leave it
         alone for a while, and take over if that fails."""
         message = received.message
-        row = Inbound(channel=message.channel, external_id=received.external_id, user_ref=message.user_ref,
-                      message=message_to_json(message), reply_to=received.reply_to,
-                      platform_at=received.platform_at, status="pending", attempts=0,
-                      next_attempt_at=utcnow() + INLINE_LEASE if inline else utcnow())
+        store = insert(Inbound).values(
+            channel=message.channel, external_id=received.external_id, user_ref=message.user_ref,
+            message=message_to_json(message), reply_to=received.reply_to, platform_at=received.platform_at,
+            status="pending", attempts=0, next_attempt_at=utcnow() + INLINE_LEASE if inline else utcnow(),
+        ).returning(Inbound.id)
         try:
             async with self._storage.session() as session, session.begin():
-                session.add(row)
+                row_id = (await session.execute(store)).scalar_one()
         except IntegrityError:
             log.info("%s message %s delivered again; already stored", message.channel, received.external_id)
             return None
         if inline:
-            self._busy.add(row.id)
+            self._busy.add(row_id)
+            self._inline[row_id] = message
         else:
             self._inbound_ready.set()
-        return row.id
+        return row_id
 
     async def answer_now(self, row_id: int) -> Outcome | None:
         """Answer a stored message in the caller's request; its replies are returned, not queued.
@@ -148,6 +151,7 @@ class Delivery:
             return await self._attempt(row_id, inline=True)
         finally:
             self._busy.discard(row_id)
+            self._inline.pop(row_id, None)
 
     async def _inbound_worker(self) -> None:
         while True:
@@ -189,7 +193,19 @@ class Delivery:
                 self._busy.discard(row_id)
 
     async def _turn(self, row_id: int, inline: bool) -> Outcome | None:
-        """One message, one transaction: nothing of it is kept unless all of it is."""
+        """One message, one transaction: nothing of it is kept unless all of it is. The NLU is
+        asked before the transaction begins, so no lock waits on it."""
+        async with self._storage.session() as session:
+            message = self._inline.get(row_id)
+            if message is None:
+                pending = await session.scalar(select(Inbound.message).where(Inbound.id == row_id,
+                                                                             Inbound.status == "pending"))
+                if pending is None:
+                    return None
+                message = message_from_json(pending)
+            user = await session.scalar(select(User).where(User.channel == message.channel,
+                                                           User.channel_user_id == message.user_ref))
+        nlu = await self._dialogue.understand_ahead(message, user)
         async with self._storage.session() as session, session.begin():
             claim = select(Inbound).where(Inbound.id == row_id, Inbound.status == "pending")
             if self._postgres:
@@ -201,7 +217,7 @@ class Delivery:
             user = await self._storage.lock_user(session, message.channel, message.user_ref)
             # Here a turn of a user whose conversation is with a person (handoff) will go to
             # that person's case instead of the dialogue.
-            outcome = await self._dialogue.respond(session, user, message)
+            outcome = await self._dialogue.respond(session, user, message, nlu)
             if not inline:
                 for reply in outcome.replies:
                     session.add(self._outbound(row.channel, row.reply_to, reply))

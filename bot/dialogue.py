@@ -8,6 +8,7 @@ import datetime as dt
 import json
 from dataclasses import replace
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from actions.answer_topic import answer_topic
@@ -36,7 +37,7 @@ from bot.i18n import Language
 from bot.language_detection import LanguageChooser, LanguageGuesser
 from bot.messages import IncomingMessage, Outcome, Reply
 from bot.storage import Message, Storage, User, utcnow
-from bot.understanding import UNKNOWN_DETAIL, Interpreter, Nlu, Understanding
+from bot.understanding import UNKNOWN_DETAIL, Interpreter, Nlu, Remembered, Understanding
 
 # A "yes, delete" counts only this soon after the question, from the same user.
 DELETE_CONFIRMATION_WINDOW = dt.timedelta(minutes=5)
@@ -65,7 +66,7 @@ class Dialogue:
         self._storage = storage
         self._nlu = nlu
         self._content = content
-        self._interpreter = Interpreter(nlu, content, answer_threshold, clarify_threshold)
+        self._thresholds = (answer_threshold, clarify_threshold)
         self._languages = languages
         scripts = {code: language.script for code, language in languages.items()}
         self._chooser = LanguageChooser(guesser, content.words, scripts, default_language)
@@ -85,13 +86,29 @@ class Dialogue:
             user = await self._storage.lock_user(session, message.channel, message.user_ref)
             return await self.respond(session, user, message)
 
-    async def respond(self, session: AsyncSession, user: User, message: IncomingMessage) -> Outcome:
+    async def understand_ahead(self, message: IncomingMessage, user: User | None) -> Remembered:
+        """Ask the NLU, before the turn's transaction, what `respond` will ask it, reading the
+        conversation's context from `user` as it is now (unlocked). Pass the result to `respond`:
+        it answers the same questions from memory, and asks anew only what a state changed
+        meanwhile (another message of the same user) makes it ask."""
+        nlu = Remembered(self._nlu)
+        if message.text and not message.button and not message.unsupported and not message.text.startswith("/") \
+                and self._content.crisis.detect(message.text) is None:
+            context = self._fresh_context(_State(user), message.received_at) if user is not None else None
+            try:
+                await self._interpreter(nlu).interpret(message.text, context)
+            except NluUnavailable:
+                pass  # remembered: the turn answers with "cannot understand text right now"
+        return nlu
+
+    async def respond(self, session: AsyncSession, user: User, message: IncomingMessage,
+                      nlu: Nlu | None = None) -> Outcome:
         """Answer one message of `user`, whose row the caller holds locked in `session`'s
         transaction: the message, the new state and the replies are written there, and stand or
-        fall together with the rest of the turn."""
+        fall together with the rest of the turn. `nlu`: from `understand_ahead`, else the NLU itself."""
         inbound = message.text or message.button or f"({message.unsupported}: received, unsupported)"
-        session.add(Message(user_id=user.id, direction="in", text=inbound, language=user.language,
-                            topic="unsupported" if message.unsupported else None, created_at=message.received_at))
+        conversation = [_message_row(user.id, "in", inbound, user.language, message.received_at,
+                                     topic="unsupported" if message.unsupported else None)]
         state = _State(user)
 
         intent, confidence = "", 0.0
@@ -112,18 +129,20 @@ class Dialogue:
             payload = message.button or self._command_payload(message.text, command or "")
             result, language = self._on_button(payload, state, message.language_hint)
         else:
-            result, language, intent, confidence = await self._on_text(message, state)
+            result, language, intent, confidence = await self._on_text(message, state, nlu or self._nlu)
 
         if self._languages[language].rtl:
             result = replace(result, replies=tuple(replace(r, text=isolate_numbers(r.text)) for r in result.replies))
 
         self._apply(user, state, result, language)
         user.delete_asked_at = message.received_at if result.topic == "delete" else None
+        now = utcnow()
         for reply in result.replies:
             buttons = json.dumps([{"title": b.title, "payload": b.payload} for b in reply.buttons], ensure_ascii=False)
-            session.add(Message(user_id=user.id, direction="out", text=reply.text, language=language,
-                                intent=intent or None, confidence=confidence or None, topic=result.topic,
-                                buttons=buttons if reply.buttons else None))
+            conversation.append(_message_row(user.id, "out", reply.text, language, now, intent=intent or None,
+                                             confidence=confidence or None, topic=result.topic,
+                                             buttons=buttons if reply.buttons else None))
+        await session.execute(insert(Message), conversation)  # one statement, in order
         return Outcome(language=language, topic=result.topic, replies=result.replies, handoff=result.handoff,
                        intent=intent, confidence=confidence)
 
@@ -171,7 +190,10 @@ class Dialogue:
 
     # -- free text -----------------------------------------------------------------------
 
-    async def _on_text(self, message: IncomingMessage, state: "_State") -> tuple[ActionResult, str, str, float]:
+    def _interpreter(self, nlu: Nlu) -> Interpreter:
+        return Interpreter(nlu, self._content, *self._thresholds)
+
+    async def _on_text(self, message: IncomingMessage, state: "_State", nlu: Nlu) -> tuple[ActionResult, str, str, float]:
         first_contact = state.language is None
         danger = self._content.crisis.detect(message.text)  # before anything else can misread it
         decision = self._chooser.decide(message.text, state.language, state.pending_language,
@@ -190,7 +212,7 @@ class Dialogue:
         turn = self.turn(language)
         context = self._fresh_context(state, message.received_at)
         try:
-            understood = await self._interpreter.interpret(message.text, context)
+            understood = await self._interpreter(nlu).interpret(message.text, context)
         except NluUnavailable:
             return nlu_unavailable(turn), language, "", 0.0
         result = self._choose_action(turn, understood, state, first_contact)
@@ -244,6 +266,13 @@ class Dialogue:
         if result.context_topic is not None:
             user.context_topic, user.context_at = result.context_topic, utcnow()
         user.awaiting_slot = result.awaiting_slot
+
+
+def _message_row(user_id: int, direction: str, text: str, language: str | None, at: dt.datetime,
+                 intent: str | None = None, confidence: float | None = None, topic: str | None = None,
+                 buttons: str | None = None) -> dict[str, object]:
+    return {"user_id": user_id, "direction": direction, "text": text, "language": language, "created_at": at,
+            "intent": intent, "confidence": confidence, "topic": topic, "buttons": buttons}
 
 
 def _asked_recently(asked_at: dt.datetime | None, now: dt.datetime) -> bool:

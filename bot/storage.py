@@ -113,19 +113,29 @@ class Outbound(Base):
 
 
 def make_engine(database_url: str) -> AsyncEngine:
-    """The engine for a URL. On SQLite every transaction takes the write lock when it begins
-    (BEGIN IMMEDIATE): turns then wait for each other instead of failing with "database is
-    locked" when two of them would both upgrade a read lock."""
+    """The engine for a URL.
+
+    SQLite serves one process through one connection: its transactions queue for it in order
+    (SQLite's own lock would make them sleep and poll, which gave waits of seconds under load).
+    Every transaction takes the write lock when it begins (BEGIN IMMEDIATE), so that a second
+    process on the same file (a test, a command) waits instead of failing with "database is
+    locked"; the journal is a write-ahead log, synced at checkpoints (a power cut may lose the
+    last commits, never corrupt the file)."""
     if not database_url.startswith("sqlite"):
         return create_async_engine(database_url, pool_size=10, max_overflow=10)
     database_path = database_url.split("///", 1)[-1]
     if database_path and database_path != ":memory:":
         Path(database_path).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(database_url, connect_args={"timeout": 30})
+    engine = create_async_engine(database_url, connect_args={"timeout": 30}, pool_size=1, max_overflow=0,
+                                 pool_timeout=60)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _no_implicit_begin(dbapi_connection: Any, record: Any) -> None:
         dbapi_connection.isolation_level = None  # the driver's own BEGIN would be deferred
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin_immediate(connection: Any) -> None:
@@ -190,9 +200,16 @@ class Storage:
     async def lock_user(self, session: AsyncSession, channel: str, channel_user_id: str) -> User:
         """The user, created if new, and locked for the rest of `session`'s transaction (PostgreSQL:
         a row lock, so two turns of one user in any processes run one after the other)."""
-        user = await self.get_or_create_user(session, channel, channel_user_id)
-        if self.engine.dialect.name == "postgresql":
-            await session.refresh(user, with_for_update=True)
+        if self.engine.dialect.name != "postgresql":
+            return await self.get_or_create_user(session, channel, channel_user_id)
+        mine = select(User).where(User.channel == channel, User.channel_user_id == channel_user_id)
+        user = await session.scalar(mine.with_for_update())
+        if user is None:
+            await self.get_or_create_user(session, channel, channel_user_id)
+            user = await session.scalar(mine.with_for_update().execution_options(populate_existing=True))
+            assert user is not None
+        elif not user.active:
+            user.active = True  # they wrote to us again, so they no longer block the bot
         return user
 
     @staticmethod

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.content import OTHER_SERVICES, SMALL_TALK, ContentStore, Topic
+from bot.errors import NluUnavailable
 from bot.nlu import NluResult
 
 OUT_OF_SCOPE = "out_of_scope"
@@ -29,6 +30,28 @@ SMALL_TALK_INTENTS = ("greet", "thanks", "goodbye")
 
 class Nlu(Protocol):
     async def parse(self, text: str) -> NluResult: ...
+
+
+class Remembered:
+    """An NLU that remembers its answers. A turn asks its questions once before its transaction
+    and again inside it, where they are answered from memory: the user's row (and on SQLite the
+    database) is not held while the NLU server thinks. A question not asked before goes to the NLU."""
+
+    def __init__(self, nlu: Nlu) -> None:
+        self._nlu = nlu
+        self._answers: dict[str, NluResult | NluUnavailable] = {}
+
+    async def parse(self, text: str) -> NluResult:
+        answer = self._answers.get(text)
+        if answer is None:
+            try:
+                answer = await self._nlu.parse(text)
+            except NluUnavailable as error:
+                answer = error  # the NLU is down: inside the turn, say so at once, without a second wait
+            self._answers[text] = answer
+        if isinstance(answer, NluUnavailable):
+            raise NluUnavailable(str(answer))
+        return answer
 
 
 @dataclass(frozen=True)

@@ -214,6 +214,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=15, help="seconds per measured run (default 15)")
     parser.add_argument("--connections", default="1,8,32", help="concurrent connections (users), comma-separated")
+    parser.add_argument("--database-url", help="the application's database (default: SQLite in a temporary "
+                        "directory); e.g. postgresql://postgres@127.0.0.1:5432/bench, a database for benchmarks only")
     parser.add_argument("--py-spy", type=Path, help="sample the application during the middle e2e run into FILE")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -235,7 +237,7 @@ def main() -> int:
         script.write_text(WRK_SCRIPT)
         rasa = start_rasa(model, "127.0.0.1", rasa_port, token, open(Path(tmp) / "rasa.log", "wb"))
         env = {**os.environ, "RASA_URL": rasa_url, "RASA_TOKEN": token, "BOT_HTTP_PORT": str(app_port),
-               "BOT_HTTP_HOST": "127.0.0.1", "DATABASE_URL": f"sqlite:///{tmp}/bench.db",
+               "BOT_HTTP_HOST": "127.0.0.1", "DATABASE_URL": args.database_url or f"sqlite:///{tmp}/bench.db",
                "WEB_SECRET": secrets.token_urlsafe(32), "WEB_SECRET_FILE": f"{tmp}/web-secret",
                "TELEGRAM_BOT_TOKEN": ""}
         app = subprocess.Popen([sys.executable, "-m", "bot.main"], cwd=PROJECT_ROOT, env=env,

@@ -3,6 +3,7 @@ Telegram's pace, one transaction per turn. Real Rasa, real databases, the FAKE B
 
 import asyncio
 import copy
+import datetime as dt
 import logging
 import os
 import subprocess
@@ -15,12 +16,17 @@ import httpx
 import pytest
 from sqlalchemy import update
 
+from bot.channels.base import Received
+from bot.content import load_content
 from bot.delivery import Delivery
+from bot.dialogue import Dialogue
 from bot.i18n import load_languages
 from bot.language_detection import LanguageGuesser
+from bot.messages import IncomingMessage
 from bot.settings import PROJECT_ROOT
-from bot.storage import Inbound, Outbound, Storage, User, make_engine
+from bot.storage import Inbound, Outbound, Storage, User, make_engine, migrate
 from tests.conftest import Chat, free_port, make_settings, start_app, users
+from tests.fakes import FakeNlu
 from tests.fake_telegram import TOKEN, FakeTelegram, sample, serve
 from tests.test_telegram import CHAT, SECRET, Telegram, running, text_update
 
@@ -200,7 +206,7 @@ async def test_replies_wait_in_the_outbox_while_the_channel_is_away(
     )
     app, http = await start_app(settings, guesser)
     async with app.router.lifespan_context(app), http:  # type: ignore[attr-defined]
-        assert (await Chat(http).say("wo ist das cafeo"))["topic"] == "cafeo.about"
+        assert (await Chat(http).say("was ist das cafeo"))["topic"] == "cafeo.about"
         for _ in range(100):
             health = (await http.get("/healthz")).json()
             if health["channels"]["telegram"] != "starting":
@@ -241,3 +247,44 @@ async def test_outbox_rows_of_a_recipient_go_out_in_order(webhook: Telegram) -> 
     assert [s["text"] for s in sent] == ["eins", "zwei", "drei"]
     rows = await webhook.rows(Outbound)
     assert [r.status for r in rows] == ["sent"] * 3
+
+
+async def test_while_the_nlu_thinks_about_one_message_other_turns_go_on(tmp_path: Any, nlu: FakeNlu,
+                                                                         guesser: LanguageGuesser) -> None:
+    """A turn asks the NLU before its transaction begins: while Rasa is slow on one user's
+    message, another user's turn runs and ends (a transaction waiting on Rasa would hold the
+    database, on SQLite all of it, and every other turn behind it)."""
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+    await migrate(engine)
+    languages = load_languages(PROJECT_ROOT / "locales")
+    storage = Storage(engine)
+    dialogue = Dialogue(storage, nlu, load_content(PROJECT_ROOT / "content", set(languages)), languages, guesser,
+                        "de", 0.45, 0.2, 30)
+    delivery = Delivery(storage, dialogue)
+    nlu.says("was ist das cafeo", "cafeo_about")
+    rasa_answers, scripted = asyncio.Event(), nlu.parse
+
+    async def slow_parse(text: str) -> Any:
+        if text == "was ist das cafeo":
+            await rasa_answers.wait()
+        return await scripted(text)
+
+    nlu.parse = slow_parse  # type: ignore[method-assign]
+
+    def received(user: str, text: str = "", button: str = "") -> Received:
+        now = dt.datetime.now(dt.timezone.utc)
+        return Received(f"{user}:1", IncomingMessage("web", user, now, text=text, button=button), user, now)
+
+    try:
+        slow_row = await delivery.receive(received("slow", text="was ist das cafeo"), inline=True)
+        quick_row = await delivery.receive(received("quick", button="m"), inline=True)
+        assert slow_row is not None and quick_row is not None
+        slow = asyncio.create_task(delivery.answer_now(slow_row))
+        await asyncio.sleep(0.2)  # the slow turn is waiting on the NLU now
+        quick = await asyncio.wait_for(delivery.answer_now(quick_row), timeout=10)
+        assert quick is not None and quick.topic == "help" and not slow.done()
+        rasa_answers.set()
+        answered = await slow
+        assert answered is not None and answered.topic == "cafeo.about"
+    finally:
+        await engine.dispose()
