@@ -38,11 +38,9 @@ from bot.channels.base import (
     Sent,
     message_from_json,
     message_to_json,
-    reply_from_json,
-    reply_to_json,
 )
 from bot.dialogue import Dialogue
-from bot.messages import IncomingMessage, Outcome, Reply
+from bot.messages import IncomingMessage, Outcome, Reply, reply_from_json, reply_to_json
 from bot.storage import Inbound, Outbound, Storage, User, utcnow
 
 log = logging.getLogger(__name__)

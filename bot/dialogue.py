@@ -35,7 +35,7 @@ from bot.content import ContentStore, Topic
 from bot.errors import NluUnavailable
 from bot.i18n import Language
 from bot.language_detection import LanguageChooser, LanguageGuesser
-from bot.messages import IncomingMessage, Outcome, Reply
+from bot.messages import IncomingMessage, Outcome, Reply, reply_to_json
 from bot.storage import Message, Storage, User, utcnow
 from bot.understanding import UNKNOWN_DETAIL, Interpreter, Nlu, Remembered, Understanding
 
@@ -139,9 +139,10 @@ class Dialogue:
         now = utcnow()
         for reply in result.replies:
             buttons = json.dumps([{"title": b.title, "payload": b.payload} for b in reply.buttons], ensure_ascii=False)
+            place = json.dumps(reply_to_json(reply)["place"], ensure_ascii=False) if reply.place else None
             conversation.append(_message_row(user.id, "out", reply.text, language, now, intent=intent or None,
                                              confidence=confidence or None, topic=result.topic,
-                                             buttons=buttons if reply.buttons else None))
+                                             buttons=buttons if reply.buttons else None, place=place))
         await session.execute(insert(Message), conversation)  # one statement, in order
         return Outcome(language=language, topic=result.topic, replies=result.replies, handoff=result.handoff,
                        intent=intent, confidence=confidence)
@@ -270,9 +271,9 @@ class Dialogue:
 
 def _message_row(user_id: int, direction: str, text: str, language: str | None, at: dt.datetime,
                  intent: str | None = None, confidence: float | None = None, topic: str | None = None,
-                 buttons: str | None = None) -> dict[str, object]:
+                 buttons: str | None = None, place: str | None = None) -> dict[str, object]:
     return {"user_id": user_id, "direction": direction, "text": text, "language": language, "created_at": at,
-            "intent": intent, "confidence": confidence, "topic": topic, "buttons": buttons}
+            "intent": intent, "confidence": confidence, "topic": topic, "buttons": buttons, "place": place}
 
 
 def _asked_recently(asked_at: dt.datetime | None, now: dt.datetime) -> bool:

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -62,3 +63,21 @@ class Outcome:
     handoff: bool = False
     intent: str = ""
     confidence: float = 0.0
+
+
+def reply_to_json(reply: Reply) -> dict[str, Any]:
+    body: dict[str, Any] = {"text": reply.text, "buttons": [{"title": b.title, "payload": b.payload} for b in reply.buttons]}
+    if reply.place is not None:
+        place = reply.place
+        body["place"] = {"name": place.name, "address": place.address, "latitude": place.latitude,
+                         "longitude": place.longitude}
+    return body
+
+
+def reply_from_json(body: dict[str, Any]) -> Reply:
+    place = body.get("place")
+    return Reply(
+        text=str(body["text"]),
+        buttons=tuple(Button(str(b["title"]), str(b["payload"])) for b in body.get("buttons", [])),
+        place=Place(place["name"], place["address"], place.get("latitude"), place.get("longitude")) if place else None,
+    )

@@ -62,6 +62,8 @@ class Message(Base):
     topic: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # The buttons offered with an outgoing message, as JSON [{"title", "payload"}], for the history.
     buttons: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The place shown with an outgoing message, as JSON {"name", "address", "latitude", "longitude"}.
+    place: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -90,6 +90,8 @@ async def test_the_history_comes_back_after_a_reload(client: httpx.AsyncClient) 
     assert messages[0]["text"] == "was ist das cafeo"
     assert messages[1]["text"] == first["replies"][0]["text"]
     assert messages[1]["buttons"] == first["replies"][0]["buttons"]
+    placed = [(m, r) for m, r in zip(messages[1:], first["replies"]) if "place" in r]
+    assert placed and all(m["place"] == r["place"] for m, r in placed)  # the map link, too
     pressed = [m for m in messages if m["direction"] == "in"][1]
     assert pressed["text"] == "Українська"  # a pressed button shows as its title, not its payload
     assert history["language"] == "uk"

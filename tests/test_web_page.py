@@ -329,7 +329,6 @@ def test_after_a_reload_the_conversation_is_shown_again(web_chat: str, browser: 
 
 
 @needs_chromium
-@pytest.mark.xfail(reason="GET /api/history has no 'place' for replies yet (server side of issue 8)", strict=True)
 def test_after_a_reload_a_place_keeps_its_map_link(web_chat: str, browser: Any) -> None:
     page = open_chat(browser, f"{web_chat}/?lang=de")
     page.locator(".bot .buttons button").first.click()  # CaféO: an answer with its place

@@ -12,7 +12,8 @@ from typing import Any, Protocol
 
 from starlette.routing import BaseRoute
 
-from bot.messages import Button, IncomingMessage, Place, Reply
+from bot.messages import IncomingMessage, Reply
+
 
 
 @dataclass(frozen=True)
@@ -79,24 +80,6 @@ class Channel(Protocol):
     async def stop(self) -> None: ...
 
     async def send(self, item: Outgoing) -> SendResult: ...
-
-
-def reply_to_json(reply: Reply) -> dict[str, Any]:
-    body: dict[str, Any] = {"text": reply.text, "buttons": [{"title": b.title, "payload": b.payload} for b in reply.buttons]}
-    if reply.place is not None:
-        place = reply.place
-        body["place"] = {"name": place.name, "address": place.address, "latitude": place.latitude,
-                         "longitude": place.longitude}
-    return body
-
-
-def reply_from_json(body: dict[str, Any]) -> Reply:
-    place = body.get("place")
-    return Reply(
-        text=str(body["text"]),
-        buttons=tuple(Button(str(b["title"]), str(b["payload"])) for b in body.get("buttons", [])),
-        place=Place(place["name"], place["address"], place.get("latitude"), place.get("longitude")) if place else None,
-    )
 
 
 def message_to_json(message: IncomingMessage) -> str:

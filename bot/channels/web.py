@@ -27,9 +27,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from bot.channels.base import Outgoing, Received, SendResult, Sent, reply_from_json
+from bot.channels.base import Outgoing, Received, SendResult, Sent
 from bot.errors import BadRequest
-from bot.messages import IncomingMessage, Outcome
+from bot.messages import IncomingMessage, Outcome, reply_from_json
 from bot.storage import Message, Outbound, Storage, User
 
 CHANNEL = "web"
@@ -259,7 +259,9 @@ def _history(rows: list[Message]) -> list[dict[str, Any]]:
         if row.direction == "out":
             buttons = json.loads(row.buttons) if row.buttons else []
             titles.update({b["payload"]: b["title"] for b in buttons})
-            messages.append({"direction": "out", "text": row.text, "buttons": buttons, "at": row.created_at.isoformat()})
+            reply = render_reply(reply_from_json({"text": row.text, "buttons": buttons,
+                                                  "place": json.loads(row.place) if row.place else None}))
+            messages.append({"direction": "out", **reply, "at": row.created_at.isoformat()})
         else:
             messages.append({"direction": "in", "text": titles.get(row.text, row.text), "buttons": [],
                              "at": row.created_at.isoformat()})
