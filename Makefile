@@ -4,7 +4,7 @@ SHELL := /bin/bash
 APP := .venv/bin/python
 RASA_VENV := .venv-rasa
 
-.PHONY: run test eval bench setup model i18n-extract i18n-update i18n-compile typecheck clean
+.PHONY: run test eval bench staff-user setup model i18n-extract i18n-update i18n-compile typecheck clean
 
 run: setup
 	$(APP) -m bot.run
@@ -19,6 +19,10 @@ eval: setup
 # Rasa alone and POST /api/chat end to end under wrk at 1, 8 and 32 users (needs wrk; about 2 minutes).
 bench: setup
 	$(APP) scripts/bench.py $(ARGS)
+
+# A staff console account: make staff-user NAME=amira ROLE=case_manager LANGS=de,ar (password on stdin).
+staff-user: .venv/.installed i18n-compile
+	$(APP) -m bot.staff_user "$(NAME)" "$(ROLE)" "$(LANGS)"
 
 setup: .venv/.installed $(RASA_VENV)/.installed i18n-compile model
 

@@ -25,10 +25,12 @@ from bot.channels.web import Identity, WebChannel
 from bot.content import load_content
 from bot.delivery import Delivery, Retries
 from bot.dialogue import Dialogue
+from bot.handoff import Notifier, SmtpSettings, load_team_hours
 from bot.i18n import load_languages
 from bot.language_detection import LanguageGuesser
 from bot.nlu import RasaNluClient
 from bot.settings import Settings
+from bot.staff import StaffConsole
 from bot.storage import Storage, make_engine, migrate
 
 log = logging.getLogger(__name__)
@@ -98,8 +100,14 @@ def create_app(settings: Settings, guesser: LanguageGuesser | None = None) -> St
     http = httpx.AsyncClient(limits=httpx.Limits(max_connections=64, max_keepalive_connections=32))
     nlu = RasaNluClient(settings.rasa_url, settings.rasa_token, settings.nlu_timeout_seconds, http)
     dialogue = Dialogue(storage, nlu, content, languages, guesser, settings.default_language,
-                        settings.answer_threshold, settings.clarify_threshold, settings.context_minutes)
-    delivery = Delivery(storage, dialogue, Retries(settings.inbound_max_attempts, settings.inbound_retry_seconds))
+                        settings.answer_threshold, settings.clarify_threshold, settings.context_minutes,
+                        load_team_hours(settings.content_dir / "team.yml"), settings.case_retention_days)
+    smtp = SmtpSettings(settings.smtp_host, settings.smtp_port, settings.smtp_sender,
+                        tuple(settings.smtp_recipient_list()), settings.staff_console_url) if settings.smtp_host else None
+    notifier = Notifier(smtp)
+    delivery = Delivery(storage, dialogue, Retries(settings.inbound_max_attempts, settings.inbound_retry_seconds),
+                        notifier)
+    console = StaffConsole(storage, delivery, dialogue, settings.web_cookie_secure)
     channels: list[Channel] = [
         WebChannel(storage, Identity(web_secret(settings)), delivery.receive, delivery.answer_now,
                    settings.web_cookie_secure, web_page.routes(languages, settings.default_language)),
@@ -126,6 +134,7 @@ def create_app(settings: Settings, guesser: LanguageGuesser | None = None) -> St
             for starter in starters:
                 await starter.stop()
             await delivery.stop()
+            await notifier.drain()
             await http.aclose()
             await engine.dispose()
 
@@ -136,10 +145,12 @@ def create_app(settings: Settings, guesser: LanguageGuesser | None = None) -> St
         return JSONResponse(body, status_code=200 if db_ok else 503)
 
     app = Starlette(
-        routes=[Route("/healthz", healthz, methods=["GET"])] + [r for c in channels for r in c.routes()],
+        routes=[Route("/healthz", healthz, methods=["GET"]), *[r for c in channels for r in c.routes()],
+                *console.routes()],
         lifespan=lifespan,
     )
     app.state.delivery = delivery
     app.state.storage = storage
     app.state.dialogue = dialogue
+    app.state.notifier = notifier
     return app

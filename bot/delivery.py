@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import and_, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.channels.base import (
@@ -40,6 +41,7 @@ from bot.channels.base import (
     message_to_json,
 )
 from bot.dialogue import Dialogue
+from bot.handoff import Notifier
 from bot.messages import IncomingMessage, Outcome, Reply, reply_from_json, reply_to_json
 from bot.storage import Inbound, Outbound, Storage, User, utcnow
 
@@ -87,9 +89,11 @@ async def supervise(name: str, run: Callable[[], Awaitable[None]], max_backoff: 
 class Delivery:
     """Inbox, turns and outbox, with their two background workers."""
 
-    def __init__(self, storage: Storage, dialogue: Dialogue, retries: Retries = Retries()) -> None:
+    def __init__(self, storage: Storage, dialogue: Dialogue, retries: Retries = Retries(),
+                 notifier: Notifier | None = None) -> None:
         self._storage = storage
         self._dialogue = dialogue
+        self._notifier = notifier or Notifier(None)
         self._retries = retries
         self._channels: dict[str, Channel] = {}
         self._inbound_ready = asyncio.Event()
@@ -213,9 +217,9 @@ class Delivery:
                 return None  # answered meanwhile (by another process, or a worker)
             message = message_from_json(row.message)
             user = await self._storage.lock_user(session, message.channel, message.user_ref)
-            # Here a turn of a user whose conversation is with a person (handoff) will go to
-            # that person's case instead of the dialogue.
-            outcome = await self._dialogue.respond(session, user, message, nlu)
+            # A user whose conversation is with the case-management team (an open case) is
+            # answered by a person: the dialogue then keeps the message for the case and stays silent.
+            outcome = await self._dialogue.respond(session, user, message, nlu, row.reply_to)
             if not inline:
                 for reply in outcome.replies:
                     session.add(self._outbound(row.channel, row.reply_to, reply))
@@ -223,6 +227,8 @@ class Delivery:
             row.status, row.message, row.processed_at = "done", "", utcnow()
         if not inline and outcome.replies:
             self._outbound_ready.set()
+        if outcome.opened_case is not None:
+            self._notifier.case_opened(outcome.opened_case)
         return outcome
 
     async def _failed_turn(self, row_id: int, trace: str) -> None:
@@ -261,8 +267,16 @@ class Delivery:
     async def enqueue(self, channel: str, recipient: str, replies: tuple[Reply, ...]) -> None:
         """Queue replies that do not answer an incoming message (a case manager's answer...)."""
         async with self._storage.session() as session, session.begin():
-            for reply in replies:
-                session.add(self._outbound(channel, recipient, reply))
+            self.queue(session, channel, recipient, replies)
+        self.wake()
+
+    def queue(self, session: AsyncSession, channel: str, recipient: str, replies: tuple[Reply, ...]) -> None:
+        """Queue replies in the caller's transaction; call `wake` once it is committed."""
+        for reply in replies:
+            session.add(self._outbound(channel, recipient, reply))
+
+    def wake(self) -> None:
+        """Tell the outbox worker that rows were queued."""
         self._outbound_ready.set()
 
     async def _outbound_worker(self) -> None:

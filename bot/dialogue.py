@@ -8,7 +8,7 @@ import datetime as dt
 import json
 from dataclasses import replace
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from actions.answer_topic import answer_topic
@@ -24,7 +24,22 @@ from actions.base import (
     Turn,
     language_buttons,
 )
-from actions.handoff import HANDOFF_INTENT, hand_off
+from actions.handoff import (
+    CANCEL,
+    CONSENT_NO,
+    CONSENT_VERSION,
+    CONSENT_YES,
+    HANDOFF_INTENT,
+    acknowledged,
+    already_with_team,
+    ask_consent,
+    back_with_bot,
+    consent_refused,
+    handed_off,
+    nothing_to_cancel,
+    offer_person,
+    withdrawn,
+)
 from actions.menu import goodbye, greet, show_menu, thanks
 from actions.out_of_scope import clarify, could_not_answer, nlu_unavailable, out_of_scope
 from actions.privacy import DELETE_ASK, DELETE_CONFIRM, PRIVACY, ask_to_delete, deleted, privacy, unsupported_message
@@ -35,8 +50,9 @@ from bot.content import ContentStore, Topic
 from bot.errors import NluUnavailable
 from bot.i18n import Language
 from bot.language_detection import LanguageChooser, LanguageGuesser
-from bot.messages import IncomingMessage, Outcome, Reply, reply_to_json
-from bot.storage import Message, Storage, User, utcnow
+from bot.handoff import TeamHours, acknowledge_due, open_case_of
+from bot.messages import IncomingMessage, OpenedCase, Outcome, Reply, reply_to_json
+from bot.storage import Case, Consent, Message, Storage, User, utcnow
 from bot.understanding import UNKNOWN_DETAIL, Interpreter, Nlu, Remembered, Understanding
 
 # A "yes, delete" counts only this soon after the question, from the same user.
@@ -45,7 +61,16 @@ DELETE_CONFIRMATION_WINDOW = dt.timedelta(minutes=5)
 # Typed commands, as on Telegram, map to the button that does the same.
 START = "s"
 COMMANDS = {"/start": START, "/menu": MENU, "/help": MENU, "/language": LANGUAGES, "/lang": LANGUAGES,
-            "/human": HANDOFF, "/privacy": PRIVACY, "/delete": DELETE_ASK}
+            "/human": HANDOFF, "/privacy": PRIVACY, "/delete": DELETE_ASK, "/cancel": CANCEL}
+# Answers that did not understand the user; the second in a row offers a person.
+MISUNDERSTOOD = ("out_of_scope", "clarify")
+# A consent given this soon after the crisis reply makes the case urgent.
+CRISIS_MAKES_URGENT = dt.timedelta(hours=1)
+
+
+def _passes_by_the_team(payload: str) -> bool:
+    """Buttons the bot still answers while a case is open: language, privacy and deletion."""
+    return payload in (LANGUAGES, PRIVACY, DELETE_ASK, DELETE_CONFIRM) or payload.startswith(LANGUAGE_PREFIX)
 
 
 class Dialogue:
@@ -62,6 +87,8 @@ class Dialogue:
         answer_threshold: float,
         clarify_threshold: float,
         context_minutes: int,
+        team_hours: TeamHours = TeamHours(()),
+        case_retention_days: int = 90,
     ) -> None:
         self._storage = storage
         self._nlu = nlu
@@ -72,6 +99,9 @@ class Dialogue:
         self._chooser = LanguageChooser(guesser, content.words, scripts, default_language)
         self._default = default_language
         self._context = dt.timedelta(minutes=context_minutes)
+        self._team_hours = team_hours
+        self._case_retention_days = case_retention_days
+        self.clock = utcnow  # what "now" is for working hours (tests set it)
 
     @property
     def content(self) -> ContentStore:
@@ -102,10 +132,15 @@ class Dialogue:
         return nlu
 
     async def respond(self, session: AsyncSession, user: User, message: IncomingMessage,
-                      nlu: Nlu | None = None) -> Outcome:
+                      nlu: Nlu | None = None, reply_to: str | None = None) -> Outcome:
         """Answer one message of `user`, whose row the caller holds locked in `session`'s
         transaction: the message, the new state and the replies are written there, and stand or
-        fall together with the rest of the turn. `nlu`: from `understand_ahead`, else the NLU itself."""
+        fall together with the rest of the turn. `nlu`: from `understand_ahead`, else the NLU itself.
+        `reply_to`: the channel's address for answers (a case keeps it for the team's replies).
+
+        While the user's conversation is with the case-management team (an open case), the bot
+        does not answer: the message is kept for the team, and the user hears at most a short
+        acknowledgement every ten minutes; a crisis still gets the crisis reply at once."""
         inbound = message.text or message.button or f"({message.unsupported}: received, unsupported)"
         conversation = [_message_row(user.id, "in", inbound, user.language, message.received_at,
                                      topic="unsupported" if message.unsupported else None)]
@@ -113,7 +148,13 @@ class Dialogue:
 
         intent, confidence = "", 0.0
         command = COMMANDS.get(message.text.split()[0].split("@")[0].lower()) if message.text.startswith("/") else None
-        if message.unsupported:
+        payload = message.button or (self._command_payload(message.text, command) if command is not None else "")
+        case = await open_case_of(session, user.id)
+        opened: OpenedCase | None = None
+        if case is not None and not _passes_by_the_team(payload):
+            result, language, intent = self._with_team(session, user, case, message, payload, state)
+            confidence = 1.0 if intent == CRISIS else 0.0
+        elif message.unsupported:
             language = state.language or self._hinted(message.language_hint) or self._default
             result = unsupported_message(self.turn(language))
         elif message.button == DELETE_CONFIRM and _asked_recently(user.delete_asked_at, message.received_at):
@@ -125,11 +166,22 @@ class Dialogue:
             # A confirmation without a recent question (an old button, another session): ask again.
             language = state.language or self._hinted(message.language_hint) or self._default
             result = ask_to_delete(self.turn(language))
+        elif payload == CONSENT_YES:
+            language = state.language or self._hinted(message.language_hint) or self._default
+            result, opened = await self._open_case(session, user, message, language, reply_to or message.user_ref)
+        elif payload == CONSENT_NO:
+            language = state.language or self._hinted(message.language_hint) or self._default
+            session.add(Consent(user_id=user.id, answer="no", version=CONSENT_VERSION, created_at=utcnow()))
+            result = consent_refused(self.turn(language))
+        elif payload == CANCEL:
+            language = state.language or self._hinted(message.language_hint) or self._default
+            result = nothing_to_cancel(self.turn(language))
         elif message.button or command is not None:
-            payload = message.button or self._command_payload(message.text, command or "")
             result, language = self._on_button(payload, state, message.language_hint)
         else:
             result, language, intent, confidence = await self._on_text(message, state, nlu or self._nlu)
+            if result.topic in MISUNDERSTOOD and await self._misunderstood_before(session, user.id):
+                result = replace(result, replies=result.replies + (offer_person(self.turn(language)),))
 
         if self._languages[language].rtl:
             result = replace(result, replies=tuple(replace(r, text=isolate_numbers(r.text)) for r in result.replies))
@@ -144,8 +196,58 @@ class Dialogue:
                                              confidence=confidence or None, topic=result.topic,
                                              buttons=buttons if reply.buttons else None, place=place))
         await session.execute(insert(Message), conversation)  # one statement, in order
-        return Outcome(language=language, topic=result.topic, replies=result.replies, handoff=result.handoff,
-                       intent=intent, confidence=confidence)
+        still_open = opened is not None or (case is not None and case.status != "closed")
+        return Outcome(language=language, topic=result.topic, replies=result.replies, handoff=still_open,
+                       intent=intent, confidence=confidence, opened_case=opened)
+
+    # -- a person instead of the bot -----------------------------------------------------
+
+    def _with_team(self, session: AsyncSession, user: User, case: Case, message: IncomingMessage, payload: str,
+                   state: "_State") -> tuple[ActionResult, str, str]:
+        """A message while the conversation is with the team: (what the user hears, language, intent)."""
+        language = state.language or self._hinted(message.language_hint) or self._default
+        turn = self.turn(language)
+        danger = self._content.crisis.detect(message.text) if message.text and not payload else None
+        if danger is not None:
+            case.urgent = True  # the team sees it first in the queue
+            return crisis(self.turn(state.language or danger.language)), state.language or danger.language, CRISIS
+        if payload == CANCEL:
+            case.status, case.closed_at, case.outcome = "closed", utcnow(), "withdrawn by the user"
+            session.add(Consent(user_id=user.id, answer="withdrawn", version=case.consent_version, created_at=utcnow()))
+            return withdrawn(turn), language, ""
+        if payload in (HANDOFF, CONSENT_YES):
+            return already_with_team(turn), language, ""
+        if acknowledge_due(case, message.received_at):
+            case.acknowledged_at = message.received_at
+            return acknowledged(turn), language, ""
+        return ActionResult("handoff.waiting", (), handoff=True), language, ""
+
+    async def _open_case(self, session: AsyncSession, user: User, message: IncomingMessage, language: str,
+                         recipient: str) -> tuple[ActionResult, OpenedCase]:
+        """Consent given: store it and open the case (urgent after a crisis reply in the last hour)."""
+        now = self.clock()
+        crisis_lately = await session.scalar(select(Message.id).where(
+            Message.user_id == user.id, Message.topic == CRISIS, Message.created_at >= now - CRISIS_MAKES_URGENT).limit(1))
+        session.add(Consent(user_id=user.id, answer="yes", version=CONSENT_VERSION, created_at=now))
+        case = Case(user_id=user.id, channel=message.channel, recipient=recipient, status="waiting",
+                    urgent=crisis_lately is not None, language=language, topic=user.context_topic,
+                    consent_version=CONSENT_VERSION, created_at=now, acknowledged_at=now)
+        session.add(case)
+        await session.flush()
+        hours = self._team_hours
+        at_work = hours.at_work(now) if hours.known else None
+        result = handed_off(self.turn(language), None if at_work is not False else hours.next_working_day(now), at_work)
+        return result, OpenedCase(case.id, case.urgent, language, case.channel, case.topic)
+
+    async def _misunderstood_before(self, session: AsyncSession, user_id: int) -> bool:
+        """Was the bot's last answer to this user also a misunderstanding?"""
+        last = await session.scalar(select(Message.topic).where(Message.user_id == user_id, Message.direction == "out")
+                                    .order_by(Message.id.desc()).limit(1))
+        return last in MISUNDERSTOOD
+
+    def back_with_bot(self, language: str) -> ActionResult:
+        """What the user hears when the case manager closes their case."""
+        return back_with_bot(self.turn(language if language in self._languages else self._default))
 
     def apology(self, language: str | None, hint: str) -> ActionResult:
         """What a user hears when their message could not be answered at all (a fault of ours)."""
@@ -178,7 +280,7 @@ class Dialogue:
         if payload == LANGUAGES:
             return offer_languages(turn), language
         if payload == HANDOFF:
-            return hand_off(turn), language
+            return ask_consent(turn, self._case_retention_days), language
         if payload.startswith(TOPIC_PREFIX) and payload[len(TOPIC_PREFIX):] in self._content.topics:
             return answer_topic(turn, self._content.topics[payload[len(TOPIC_PREFIX):]]), language
         if payload.startswith(VALUE_PREFIX):
@@ -244,7 +346,7 @@ class Dialogue:
                 return answer_topic(turn, awaiting, slot_value=value)
         if understood.kind == "topic":
             if understood.intent == HANDOFF_INTENT:
-                return hand_off(turn)
+                return ask_consent(turn, self._case_retention_days)
             topic = self._content.by_intent[understood.intent]
             value = understood.entities.get(topic.slot.entity) if topic.slot is not None else None
             return answer_topic(turn, topic, slot_value=value)

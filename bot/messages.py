@@ -54,8 +54,20 @@ class IncomingMessage:
 
 
 @dataclass(frozen=True)
+class OpenedCase:
+    """A handoff case this message opened (staff are told of it once the turn is stored)."""
+
+    id: int
+    urgent: bool
+    language: str
+    channel: str
+    topic: str | None
+
+
+@dataclass(frozen=True)
 class Outcome:
-    """What the dialogue decided for one incoming message."""
+    """What the dialogue decided for one incoming message. `handoff`: the conversation is with
+    the case-management team (a case is open)."""
 
     language: str
     topic: str
@@ -63,6 +75,7 @@ class Outcome:
     handoff: bool = False
     intent: str = ""
     confidence: float = 0.0
+    opened_case: OpenedCase | None = None
 
 
 def reply_to_json(reply: Reply) -> dict[str, Any]:

@@ -53,6 +53,15 @@ class Settings(BaseSettings):
     inbound_retry_seconds: float = Field(default=2.0, gt=0, le=600)
     # Minutes after which the topic of the previous turn no longer resolves follow-ups.
     context_minutes: int = Field(default=30, ge=1)
+    # Handoff: days a closed case and its transcript are kept (said in the consent question).
+    case_retention_days: int = Field(default=90, ge=1, le=3650)
+    # E-mail to staff about new cases: off without SMTP_HOST. SMTP_RECIPIENTS comma-separated.
+    smtp_host: str = ""
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_sender: str = "chatbot@localhost"
+    smtp_recipients: str = ""
+    # The console's address as staff open it (linked from the e-mail).
+    staff_console_url: str = "http://127.0.0.1:8080/staff"
 
     @field_validator("database_url")
     @classmethod
@@ -85,6 +94,12 @@ class Settings(BaseSettings):
 
 
     @model_validator(mode="after")
+    def _smtp_complete(self) -> "Settings":
+        if self.smtp_host and not self.smtp_recipient_list():
+            raise ValueError("SMTP_RECIPIENTS must name at least one address when SMTP_HOST is set")
+        return self
+
+    @model_validator(mode="after")
     def _telegram_webhook_complete(self) -> "Settings":
         if self.telegram_bot_token and self.telegram_mode == "webhook":
             if not self.telegram_webhook_url.startswith("https://") and not self.telegram_webhook_url.startswith("http://"):
@@ -99,6 +114,9 @@ class Settings(BaseSettings):
         if self.telegram_bot_token:
             on.append(f"Telegram ({self.telegram_mode})")
         return on
+
+    def smtp_recipient_list(self) -> list[str]:
+        return [address.strip() for address in self.smtp_recipients.split(",") if address.strip()]
 
     def contrast_language_list(self) -> list[str]:
         return [code.strip() for code in self.contrast_languages.split(",") if code.strip()]

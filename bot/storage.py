@@ -114,6 +114,86 @@ class Outbound(Base):
     sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
+
+class Case(Base):
+    """A conversation handed to the KI's case managers (handoff): waiting -> claimed -> closed.
+
+    At most one open case per user (a partial unique index on PostgreSQL and SQLite alike);
+    `recipient` is the channel's address for replies. What staff see of the user is the
+    conversation they consented to share: the user's messages (`messages`), language, channel,
+    topic and district."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    recipient: Mapped[str] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(16), default="waiting")  # waiting | claimed | closed
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    language: Mapped[str] = mapped_column(String(16))
+    topic: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    district: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    outcome: Mapped[str | None] = mapped_column(Text, nullable=True)
+    consent_version: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # When the user was last told that their message reached the team (at most every 10 minutes).
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Consent(Base):
+    """A user's answer to the handoff consent question: which text they saw, what, and when."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    answer: Mapped[str] = mapped_column(String(8))  # yes | no | withdrawn
+    version: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class StaffUser(Base):
+    """A KI case manager or admin of the staff console."""
+
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))  # case_manager | admin
+    languages: Mapped[str] = mapped_column(String(128), default="")  # comma-separated codes
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class StaffSession(Base):
+    """A signed-in staff member: the cookie holds a random token, stored here only as its hash."""
+
+    __tablename__ = "staff_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEntry(Base):
+    """Who did what, when, in the staff console (every transcript view and every action)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    case_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 def make_engine(database_url: str) -> AsyncEngine:
     """The engine for a URL.
 
@@ -219,7 +299,8 @@ class Storage:
         """Delete a user and every message of theirs (asked for with /delete), in `session`."""
         from sqlalchemy import delete
 
-        await session.execute(delete(Message).where(Message.user_id == user_id))
+        for table in (Message, Case, Consent):
+            await session.execute(delete(table).where(table.user_id == user_id))  # type: ignore[attr-defined]
         await session.execute(delete(User).where(User.id == user_id))
 
     async def ping(self) -> bool:

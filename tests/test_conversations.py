@@ -86,10 +86,14 @@ async def test_a_greeting_gets_a_greeting_and_the_languages(client: httpx.AsyncC
     assert {"l:de", "l:tr", "l:ar", "l:fa", "l:uk", "l:ru", "l:ro", "l:en"} <= set(buttons(body))
 
 
-async def test_asking_for_a_person_gives_phone_numbers(client: httpx.AsyncClient) -> None:
-    body = await Chat(client).say("ich möchte mit einem menschen sprechen")
-    assert body["topic"] == "handoff"
-    assert "02323" in texts(body)
+async def test_asking_for_a_person_asks_for_consent_and_without_it_gives_phone_numbers(
+        client: httpx.AsyncClient) -> None:
+    chat = Chat(client)
+    body = await chat.say("ich möchte mit einem menschen sprechen")
+    assert body["topic"] == "handoff.consent"
+    assert buttons(body)[:2] == ["consent:yes", "consent:no"]
+    refused = await chat.press("consent:no")
+    assert refused["topic"] == "handoff.refused" and "02323" in texts(refused) and not refused["handoff"]
 
 
 async def test_nlu_down_still_answers_in_the_users_language(

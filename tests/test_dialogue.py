@@ -130,7 +130,7 @@ async def test_typed_commands_work_like_buttons(dialogue: Dialogue) -> None:
     assert (await dialogue.handle(text("/menu"))).topic == "help"
     chosen = await dialogue.handle(text("/language tr"))
     assert (chosen.language, chosen.topic) == ("tr", "language")
-    assert (await dialogue.handle(text("/human"))).topic == "handoff"
+    assert (await dialogue.handle(text("/human"))).topic == "handoff.consent"
 
 
 async def test_context_expires_after_the_window(dialogue: Dialogue, nlu: FakeNlu) -> None:

@@ -1,0 +1,330 @@
+"""The staff console under /staff: sign-in, the queue of handoff cases, transcripts, claim,
+release, reassign, reply and close, and the audit log; the page (bot/static/staff.html) uses the
+same JSON API as scripts and tests.
+
+Sessions: a random token in an HttpOnly, SameSite=Strict cookie (Secure behind TLS), stored only
+as its SHA-256; every state change needs the session's CSRF token in `X-CSRF-Token`. Sign-in
+attempts are limited per user name and address. Every transcript view and action is audited.
+"""
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import case as when, delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from bot.delivery import Delivery
+from bot.dialogue import Dialogue
+from bot.handoff import claim
+from bot.messages import Reply
+from bot.storage import AuditEntry, Case, Message, StaffSession, StaffUser, Storage, utcnow
+
+COOKIE = "ki_staff"
+SESSION_HOURS = 10
+ROLES = ("case_manager", "admin")
+MAX_REPLY = 4096
+# Sign-in: at most this many failed attempts per user name and address in the window.
+LOGIN_ATTEMPTS, LOGIN_WINDOW_SECONDS = 5, 15 * 60
+PAGE = Path(__file__).parent / "static" / "staff.html"
+
+hasher = PasswordHasher()
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def add_staff_user(storage: Storage, name: str, role: str, languages: list[str], password: str) -> None:
+    """Create a staff account, or set a new password, role and languages for an existing one."""
+    if role not in ROLES:
+        raise ValueError(f"ROLE must be one of {', '.join(ROLES)}")
+    if len(password) < 10:
+        raise ValueError("the password must have at least 10 characters")
+    async with storage.session() as session, session.begin():
+        user = await session.scalar(select(StaffUser).where(StaffUser.username == name))
+        if user is None:
+            user = StaffUser(username=name, created_at=utcnow())
+            session.add(user)
+        user.password_hash, user.role, user.languages = hasher.hash(password), role, ",".join(languages)
+
+
+@dataclass(frozen=True)
+class Staff:
+    id: int
+    name: str
+    role: str
+    languages: tuple[str, ...]
+    csrf_token: str
+
+
+class LoginLimiter:
+    """Failed sign-ins per (user name, address) in a sliding window (per process)."""
+
+    def __init__(self, attempts: int = LOGIN_ATTEMPTS, window: float = LOGIN_WINDOW_SECONDS) -> None:
+        self._attempts, self._window = attempts, window
+        self._failures: dict[tuple[str, str], deque[float]] = defaultdict(deque)
+
+    def blocked(self, key: tuple[str, str]) -> bool:
+        failures = self._failures[key]
+        while failures and failures[0] < time.monotonic() - self._window:
+            failures.popleft()
+        return len(failures) >= self._attempts
+
+    def failed(self, key: tuple[str, str]) -> None:
+        self._failures[key].append(time.monotonic())
+
+    def succeeded(self, key: tuple[str, str]) -> None:
+        self._failures.pop(key, None)
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _case_json(case: Case) -> dict[str, Any]:
+    return {"id": case.id, "status": case.status, "urgent": case.urgent, "language": case.language,
+            "channel": case.channel, "topic": case.topic, "district": case.district,
+            "created_at": case.created_at.isoformat(), "claimed_by": case.claimed_by,
+            "claimed_at": case.claimed_at.isoformat() if case.claimed_at else None,
+            "closed_at": case.closed_at.isoformat() if case.closed_at else None, "outcome": case.outcome}
+
+
+Handler = Callable[[Request, AsyncSession, Staff], Awaitable[Response]]
+
+
+class StaffConsole:
+    def __init__(self, storage: Storage, delivery: Delivery, dialogue: Dialogue, secure_cookie: bool) -> None:
+        self._storage = storage
+        self._delivery = delivery
+        self._dialogue = dialogue
+        self._secure_cookie = secure_cookie
+        self._limiter = LoginLimiter()
+        self._page = PAGE.read_text(encoding="utf-8")
+
+    def routes(self) -> list[Route]:
+        api = self._api
+        return [
+            Route("/staff", self._console_page, methods=["GET"]),
+            Route("/staff/login", self._login, methods=["POST"]),
+            Route("/staff/logout", api(self._logout, change=True), methods=["POST"]),
+            Route("/staff/api/session", api(self._session), methods=["GET"]),
+            Route("/staff/api/cases", api(self._cases), methods=["GET"]),
+            Route("/staff/api/cases/{id:int}", api(self._case), methods=["GET"]),
+            Route("/staff/api/cases/{id:int}/claim", api(self._claim, change=True), methods=["POST"]),
+            Route("/staff/api/cases/{id:int}/release", api(self._release, change=True), methods=["POST"]),
+            Route("/staff/api/cases/{id:int}/reassign", api(self._reassign, change=True), methods=["POST"]),
+            Route("/staff/api/cases/{id:int}/reply", api(self._reply, change=True), methods=["POST"]),
+            Route("/staff/api/cases/{id:int}/close", api(self._close, change=True), methods=["POST"]),
+            Route("/staff/api/audit", api(self._audit, admin=True), methods=["GET"]),
+        ]
+
+    # -- sessions ------------------------------------------------------------------------
+
+    def _api(self, handler: Handler, change: bool = False, admin: bool = False) -> Callable[[Request], Awaitable[Response]]:
+        """A JSON endpoint for a signed-in staff member: 401 without a session, 403 without the
+        CSRF token on a change or without the admin role where it is needed. One transaction."""
+
+        async def endpoint(request: Request) -> Response:
+            token = request.cookies.get(COOKIE, "")
+            async with self._storage.session() as session, session.begin():
+                found = (await session.execute(
+                    select(StaffSession, StaffUser).join(StaffUser, StaffUser.id == StaffSession.staff_id)
+                    .where(StaffSession.token_hash == _digest(token), StaffSession.expires_at > utcnow())
+                )).first() if token else None
+                if found is None:
+                    return _error(401, "not signed in")
+                stored, user = found
+                staff = Staff(user.id, user.username, user.role,
+                              tuple(c for c in user.languages.split(",") if c), stored.csrf_token)
+                if change and not hmac.compare_digest(request.headers.get("x-csrf-token", ""), staff.csrf_token):
+                    return _error(403, "the X-CSRF-Token header is missing or wrong")
+                if admin and staff.role != "admin":
+                    return _error(403, "for admins only")
+                return await handler(request, session, staff)
+
+        return endpoint
+
+    async def _console_page(self, request: Request) -> Response:
+        return HTMLResponse(self._page, headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY",
+                                                 "Content-Security-Policy": "frame-ancestors 'none'"})
+
+    async def _login(self, request: Request) -> Response:
+        form = await request.form()
+        name, password = str(form.get("username", "")), str(form.get("password", ""))
+        key = (name.lower(), request.client.host if request.client else "")
+        if self._limiter.blocked(key):
+            return _error(429, "too many failed sign-ins; try again in 15 minutes")
+        async with self._storage.session() as session, session.begin():
+            user = await session.scalar(select(StaffUser).where(StaffUser.username == name))
+            try:
+                if user is None:
+                    raise VerificationError("no such user")
+                hasher.verify(user.password_hash, password)
+            except (VerificationError, InvalidHashError):
+                self._limiter.failed(key)
+                session.add(AuditEntry(staff=name[:64], action="login_failed", at=utcnow()))
+                return _error(401, "user name or password is wrong")
+            self._limiter.succeeded(key)
+            token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+            now = utcnow()
+            session.add(StaffSession(token_hash=_digest(token), staff_id=user.id, csrf_token=csrf, created_at=now,
+                                     expires_at=now + dt.timedelta(hours=SESSION_HOURS)))
+            session.add(AuditEntry(staff=user.username, action="login", at=now))
+            body = {"user": user.username, "role": user.role,
+                    "languages": [c for c in user.languages.split(",") if c], "csrf_token": csrf}
+        response = JSONResponse(body)
+        response.set_cookie(COOKIE, token, max_age=SESSION_HOURS * 3600, httponly=True, samesite="strict",
+                            secure=self._secure_cookie or request.url.scheme == "https", path="/staff")
+        return response
+
+    async def _logout(self, request: Request, session: AsyncSession, staff: Staff) -> Response:
+        await session.execute(delete(StaffSession).where(StaffSession.token_hash == _digest(request.cookies[COOKIE])))
+        session.add(AuditEntry(staff=staff.name, action="logout", at=utcnow()))
+        response = JSONResponse({"signed_out": True})
+        response.delete_cookie(COOKIE, path="/staff")
+        return response
+
+    async def _session(self, request: Request, session: AsyncSession, staff: Staff) -> Response:
+        return JSONResponse({"user": staff.name, "role": staff.role, "languages": list(staff.languages),
+                             "csrf_token": staff.csrf_token})
+
+    # -- cases ---------------------------------------------------------------------------
+
+    async def _cases(self, request: Request, session: AsyncSession, staff: Staff) -> Response:
+        """Open cases, urgent first, then the longest waiting."""
+        rows = (await session.scalars(select(Case).where(Case.status != "closed").order_by(
+            when((Case.urgent.is_(True), 0), else_=1), Case.created_at, Case.id))).all()
+        return JSONResponse({"cases": [_case_json(c) for c in rows]}, headers={"Cache-Control": "no-store"})
+
+    async def _load(self, request: Request, session: AsyncSession) -> Case | None:
+        return await session.get(Case, request.path_params["id"], with_for_update=self._postgres)
+
+    @property
+    def _postgres(self) -> bool:
+        return self._storage.engine.dialect.name == "postgresql"
+
+    async def _case(self, request: Request, session: AsyncSession, staff: Staff) -> Response:
+        case = await session.get(Case, request.path_params["id"])
+        if case is None:
+            return _error(404, "no such case")
+        messages = (await session.scalars(select(Message).where(Message.user_id == case.user_id)
+                                          .order_by(Message.id))).all()
+        session.add(AuditEntry(staff=staff.name, action="view", case_id=case.id, at=utcnow()))
+        return JSONResponse({"case": _case_json(case), "messages": [
+            {"direction": m.direction, "text": m.text, "at": m.created_at.isoformat()} for m in messages
+        ]}, headers={"Cache-Control": "no-store"})
+
+    async def _claim(self, request: Request, session: AsyncSession, staff: Staff) -> Response:
+        case_id = request.path_params["id"]
+        if not await claim(session, case_id, staff.name):
+            case = await session.get(Case, case_id)
+            if case is None:
+                return _error(404, "no such case")
+            return _error(409, f"the case is {case.status}" + (f" by {case.claimed_by}" if case.claimed_by else ""))
+        session.add(AuditEntry(staff=staff.name, action="claim", case_id=case_id, at=utcnow()))
+        case = await session.get(Case, case_id, populate_existing=True)
+        assert case is not None
+        return JSONResponse({"case": _case_json(case)})
+
+    async def _mine(self, request: Request, session: AsyncSession, staff: Staff) -> Case | Response:
+        """The case, if it is claimed by this staff member (or they are an admin)."""
+        case = await self._load(request, session)
+        if case is None:
+            return _error(404, "no such case")
+        if case.status != "claimed":
+            return _error(409, f"the case is {case.status}; claim it first")
+        if case.claimed_by != staff.name and staff.role != "admin":
+            return _error(403, f"the case is claimed by {case.claimed_by}")
+        return case
+
+    async def _release(self, request: Request, session: AsyncSession, staff: Staff) -> Response:
+        case = await self._mine(request, session, staff)
+        if isinstance(case, Response):
+            return case
+        case.status, case.claimed_by, case.claimed_at = "waiting", None, None
+        session.add(AuditEntry(staff=staff.name, action="release", case_id=case.id, at=utcnow()))
+        return JSONResponse({"case": _case_json(case)})
+
+    async def _reassign(self, request: Request, session: AsyncSession, staff: Staff) -> Response:
+        body = await _json(request)
+        to = body.get("to") if isinstance(body, dict) else None
+        if not isinstance(to, str) or not to:
+            return _error(400, "send {\"to\": \"<user name>\"}")
+        case = await self._mine(request, session, staff)
+        if isinstance(case, Response):
+            return case
+        if await session.scalar(select(StaffUser.id).where(StaffUser.username == to)) is None:
+            return _error(400, f"no staff member {to!r}")
+        case.claimed_by, case.claimed_at = to, utcnow()
+        session.add(AuditEntry(staff=staff.name, action="reassign", case_id=case.id, detail=to, at=utcnow()))
+        return JSONResponse({"case": _case_json(case)})
+
+    async def _reply(self, request: Request, session: AsyncSession, staff: Staff) -> Response:
+        body = await _json(request)
+        text = body.get("text") if isinstance(body, dict) else None
+        if not isinstance(text, str) or not text.strip() or len(text) > MAX_REPLY:
+            return _error(400, f"send {{\"text\": \"...\"}} with 1 to {MAX_REPLY} characters")
+        case = await self._mine(request, session, staff)
+        if isinstance(case, Response):
+            return case
+        now = utcnow()
+        session.add(Message(user_id=case.user_id, direction="staff", text=text.strip(), language=case.language,
+                            topic="handoff.reply", created_at=now))
+        self._delivery.queue(session, case.channel, case.recipient, (Reply(text.strip()),))
+        session.add(AuditEntry(staff=staff.name, action="reply", case_id=case.id, at=now))
+        await session.flush()
+        self._after_commit(session)
+        return JSONResponse({"case": _case_json(case), "sent": True})
+
+    async def _close(self, request: Request, session: AsyncSession, staff: Staff) -> Response:
+        body = await _json(request)
+        outcome = body.get("outcome") if isinstance(body, dict) else None
+        if not isinstance(outcome, str) or not outcome.strip() or len(outcome) > 500:
+            return _error(400, "send {\"outcome\": \"...\"} with 1 to 500 characters")
+        case = await self._mine(request, session, staff)
+        if isinstance(case, Response):
+            return case
+        now = utcnow()
+        case.status, case.closed_at, case.outcome = "closed", now, outcome.strip()
+        back = self._dialogue.back_with_bot(case.language)
+        for reply in back.replies:
+            session.add(Message(user_id=case.user_id, direction="out", text=reply.text, language=case.language,
+                                topic=back.topic, created_at=now, buttons=json.dumps(
+                                    [{"title": b.title, "payload": b.payload} for b in reply.buttons],
+                                    ensure_ascii=False)))
+        self._delivery.queue(session, case.channel, case.recipient, back.replies)
+        session.add(AuditEntry(staff=staff.name, action="close", case_id=case.id, detail=outcome.strip(), at=now))
+        self._after_commit(session)
+        return JSONResponse({"case": _case_json(case)})
+
+    def _after_commit(self, session: AsyncSession) -> None:
+        from sqlalchemy import event
+
+        event.listen(session.sync_session, "after_commit", lambda _: self._delivery.wake(), once=True)
+
+    async def _audit(self, request: Request, session: AsyncSession, staff: Staff) -> Response:
+        session.add(AuditEntry(staff=staff.name, action="audit_view", at=utcnow()))
+        rows = (await session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1000))).all()
+        return JSONResponse({"entries": [{"staff": r.staff, "action": r.action, "case_id": r.case_id,
+                                          "detail": r.detail, "at": r.at.isoformat()} for r in rows]})
+
+
+async def _json(request: Request) -> Any:
+    try:
+        return json.loads(await request.body())
+    except ValueError:
+        return None
