@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -31,7 +32,7 @@ from bot.delivery import Delivery
 from bot.dialogue import Dialogue
 from bot.handoff import claim
 from bot.messages import Reply
-from bot.storage import AuditEntry, Case, Message, StaffSession, StaffUser, Storage, utcnow
+from bot.storage import AuditEntry, Case, Message, StaffSession, StaffUser, Storage, as_seen, utcnow
 
 COOKIE = "ki_staff"
 SESSION_HOURS = 10
@@ -163,8 +164,10 @@ class StaffConsole:
                                                  "Content-Security-Policy": "frame-ancestors 'none'"})
 
     async def _login(self, request: Request) -> Response:
-        form = await request.form()
-        name, password = str(form.get("username", "")), str(form.get("password", ""))
+        if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            return _error(415, "send the form fields username and password as application/x-www-form-urlencoded")
+        form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=10)
+        name, password = (form.get("username") or [""])[0], (form.get("password") or [""])[0]
         key = (name.lower(), request.client.host if request.client else "")
         if self._limiter.blocked(key):
             return _error(429, "too many failed sign-ins; try again in 15 minutes")
@@ -221,11 +224,12 @@ class StaffConsole:
         case = await session.get(Case, request.path_params["id"])
         if case is None:
             return _error(404, "no such case")
-        messages = (await session.scalars(select(Message).where(Message.user_id == case.user_id)
-                                          .order_by(Message.id))).all()
+        messages = list((await session.scalars(select(Message).where(Message.user_id == case.user_id)
+                                               .order_by(Message.id))).all())
         session.add(AuditEntry(staff=staff.name, action="view", case_id=case.id, at=utcnow()))
         return JSONResponse({"case": _case_json(case), "messages": [
-            {"direction": m.direction, "text": m.text, "at": m.created_at.isoformat()} for m in messages
+            {"direction": m.direction, "text": seen, "at": m.created_at.isoformat()}
+            for m, seen in zip(messages, as_seen(messages))
         ]}, headers={"Cache-Control": "no-store"})
 
     async def _claim(self, request: Request, session: AsyncSession, staff: Staff) -> Response:

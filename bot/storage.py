@@ -54,7 +54,7 @@ class Message(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    direction: Mapped[str] = mapped_column(String(3))  # "in" | "out"
+    direction: Mapped[str] = mapped_column(String(8))  # "in" | "out" | "staff" (a case manager's answer)
     text: Mapped[str] = mapped_column(Text)
     language: Mapped[str | None] = mapped_column(String(16), nullable=True)
     intent: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -151,7 +151,7 @@ class Consent(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    answer: Mapped[str] = mapped_column(String(8))  # yes | no | withdrawn
+    answer: Mapped[str] = mapped_column(String(12))  # yes | no | withdrawn
     version: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -192,6 +192,22 @@ class AuditEntry(Base):
     case_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+def as_seen(rows: "list[Message]") -> list[str]:
+    """Each message's text as the user saw it: a pressed button by its title, not its payload."""
+    import json
+
+    texts: list[str] = []
+    titles: dict[str, str] = {}
+    for row in rows:
+        if row.direction == "in":
+            texts.append(titles.get(row.text, row.text))
+            titles = {}
+        else:
+            texts.append(row.text)
+            titles.update({b["payload"]: b["title"] for b in json.loads(row.buttons or "[]")})
+    return texts
 
 
 def make_engine(database_url: str) -> AsyncEngine:

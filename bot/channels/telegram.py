@@ -171,6 +171,7 @@ class TelegramChannel:
                 BotCommand("menu", _("Main menu")),
                 BotCommand("language", _("Change language")),
                 BotCommand("human", _("Talk to a person")),
+                BotCommand("cancel", _("Withdraw the handoff request (back to the chatbot)")),
                 BotCommand("privacy", _("What I store about you")),
                 BotCommand("delete", _("Delete my data")),
             ]

@@ -30,7 +30,7 @@ from starlette.routing import BaseRoute, Route
 from bot.channels.base import Outgoing, Received, SendResult, Sent
 from bot.errors import BadRequest
 from bot.messages import IncomingMessage, Outcome, reply_from_json
-from bot.storage import Message, Outbound, Storage, User
+from bot.storage import Message, Outbound, Storage, User, as_seen
 
 CHANNEL = "web"
 MAX_TEXT = 4096
@@ -252,18 +252,14 @@ class WebChannel:
 
 
 def _history(rows: list[Message]) -> list[dict[str, Any]]:
-    """The conversation as the page shows it; a pressed button is shown by its title."""
+    """The conversation as the page shows it (a case manager's answers as the other side, too)."""
     messages: list[dict[str, Any]] = []
-    titles: dict[str, str] = {}
-    for row in rows:
-        if row.direction == "out":
+    for row, seen in zip(rows, as_seen(rows)):
+        if row.direction == "in":
+            messages.append({"direction": "in", "text": seen, "buttons": [], "at": row.created_at.isoformat()})
+        else:
             buttons = json.loads(row.buttons) if row.buttons else []
-            titles.update({b["payload"]: b["title"] for b in buttons})
             reply = render_reply(reply_from_json({"text": row.text, "buttons": buttons,
                                                   "place": json.loads(row.place) if row.place else None}))
             messages.append({"direction": "out", **reply, "at": row.created_at.isoformat()})
-        else:
-            messages.append({"direction": "in", "text": titles.get(row.text, row.text), "buttons": [],
-                             "at": row.created_at.isoformat()})
-            titles = {}
     return messages

@@ -16,6 +16,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("messages") as batch:  # "staff": a case manager's answer
+        batch.alter_column("direction", type_=sa.String(8), existing_type=sa.String(3), existing_nullable=False)
     op.create_table(
         "cases",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -43,7 +45,7 @@ def upgrade() -> None:
         "consents",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
-        sa.Column("answer", sa.String(8), nullable=False),
+        sa.Column("answer", sa.String(12), nullable=False),
         sa.Column("version", sa.String(32), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
@@ -87,3 +89,5 @@ def downgrade() -> None:
     op.drop_index("uq_cases_one_open", table_name="cases")
     op.drop_index("ix_cases_user_id", table_name="cases")
     op.drop_table("cases")
+    with op.batch_alter_table("messages") as batch:
+        batch.alter_column("direction", type_=sa.String(3), existing_type=sa.String(8), existing_nullable=False)
