@@ -16,7 +16,8 @@ Expression syntax (documented for staff at the top of content/crisis.yml):
 - The words must appear in this order, with at most two other words between neighbours.
 - Arabic-script words may carry attached prefixes in the message (و ف ب ل ك س, the article
   ال, Persian می/نمی/ب/ن); a separate Persian "می"/"نمی" joins the next word. Latin "ae",
-  "oe", "ue" count as "a", "o", "u", so "schlaegt" meets "schlägt".
+  "oe", "ue" count as "a", "o", "u", so "schlaegt" meets "schlägt". A spoken Turkish present tense
+  counts as written: "uyanmiyo" meets "uyanmıyor", "istiyom" meets "istiyorum".
 
 A `not_crisis` expression (hyperbole, prevention courses, first-aid courses...) that matches
 takes the words it matched away from the crisis expressions; a crisis expression can still
@@ -50,6 +51,11 @@ _ARABIC_PREFIXES = tuple(sorted(
     key=len, reverse=True))
 _PERSIAN_VERB_PREFIXES = ("مي", "نمي")  # written apart with a half-space, which normalize splits
 _LATIN_DIGRAPHS = (("ae", "a"), ("oe", "o"), ("ue", "u"))
+# Spoken Turkish drops the r of the present tense: "almiyo" for "almıyor", "istiyom" for
+# "istiyorum", "dövüyolar" for "dövüyorlar" (after normalize: ı -> i, ü -> u).
+_TURKISH_SPOKEN = re.compile(r"^(.+[iu]yo)(m|n|z|lar|du|dum|sun|sunuz)?$")
+_TURKISH_WRITTEN_ENDINGS = {"": "r", "m": "rum", "n": "rsun", "z": "ruz", "lar": "rlar", "du": "rdu",
+                            "dum": "rdum", "sun": "rsun", "sunuz": "rsunuz"}
 
 
 def _fold_digraphs(word: str) -> str:
@@ -72,8 +78,11 @@ def _words(normalized: str) -> list[str]:
 
 
 def _stems(word: str) -> tuple[str, ...]:
-    """The word and, in Arabic script, the word without each prefix it may carry."""
+    """The word and, in Arabic script, the word without each prefix it may carry; a spoken Turkish
+    present tense ("almiyo") also as written ("almiyor")."""
     if not _ARABIC_SCRIPT.match(word):
+        if (spoken := _TURKISH_SPOKEN.match(word)) is not None:
+            return (word, spoken[1] + _TURKISH_WRITTEN_ENDINGS[spoken[2] or ""])
         return (word,)
     return (word,) + tuple(word[len(p):] for p in _ARABIC_PREFIXES if word.startswith(p) and len(word) > len(p) + 1)
 

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from bot.content import load_content
-from bot.crisis import CrisisGuide, load_crisis
+from bot.crisis import CrisisGuide, Expression, load_crisis, parse_expression
 from bot.dialogue import Dialogue
 from bot.errors import ContentError
 from bot.i18n import load_languages
@@ -172,6 +172,24 @@ CRISES = [
     ("ru", "violence", "отчим прямо сейчас душит маму"),
     ("ru", "child", "соседи запирают малыша в подвале и не кормят"),
     ("ru", "child", "маленькая девочка одна ночью на вокзале плачет"),
+    # the second round (medical signs, a fall, missing and touched children, threats to stab, spoken Turkish)
+    ("de", "medical", "papa hat so stiche in der brust, schwitzt total"),
+    ("de", "medical", "oma ist von der leiter gefallen und kann sich nich bewegen"),
+    ("de", "child", "der stiefvater befummelt meine kleine schwester"),
+    ("en", "medical", "my wife's mouth is drooping and she has slurred speech"),
+    ("en", "child", "cant find him anywhere, my boy is 4"),
+    ("ar", "medical", "امي وقعت وما عم تفيق"),
+    ("ar", "child", "بنتي ضاعت بالسوق من ساعة"),
+    ("fa", "medical", "بابام از نردبون افتاده نمیتونه تکون بخوره"),
+    ("tr", "medical", "babam uyanmiyo, gözleri kapalı"),
+    ("tr", "medical", "annemin ağzı kaymış, konuşamıyor"),
+    ("tr", "child", "kızım kayıp, parkta bulamıyoruz"),
+    ("ro", "medical", "tata a cazut pe scari si nu se poate misca"),
+    ("ro", "child", "fiica mea a disparut de la scoala"),
+    ("uk", "medical", "у тата перекосило обличчя"),
+    ("uk", "child", "пропала донька, не відповідає на телефон"),
+    ("ru", "violence", "бывший грозится меня прирезать"),
+    ("ru", "child", "пропал сын после школы"),
 ]
 
 # (language, message): each sounds like one but is no crisis.
@@ -263,6 +281,20 @@ LOOK_ALIKES = [
     ("ru", "начальник меня убьет если опоздаю"),
     ("ru", "эти бумаги меня убивают"),
     ("ru", "завтра учебная пожарная тревога в школе"),
+    # everyday sentences near the second round's expressions
+    ("de", "mein sohn ist seit 2 jahren in deutschland, welche schule"),
+    ("de", "ich kann morgens nicht aufstehen, gibt es abendkurse"),
+    ("en", "my passport has gone missing, what do i do"),
+    ("en", "i cant get up early for the course"),
+    ("tr", "almanca konuşamıyorum, kurs var mı"),
+    ("tr", "2 saattir adresi bulamıyorum"),
+    ("tr", "başvurum ne zaman bitecek"),
+    ("ro", "nu o gasim adresa de la cafeo"),
+    ("uk", "начальник грозиться звільнити мене"),
+    ("ru", "начальник грозится уволить"),
+    ("ru", "не можем найти адрес кафе"),
+    ("fa", "یه دستمال کاغذی دارین"),
+    ("fa", "raisam mano mikoshe age dir beram"),
 ]
 
 
@@ -346,6 +378,20 @@ def test_every_number_names_its_official_source() -> None:
     assert sorted(entry["number"] for entry in numbers.values()) == sorted(NUMBERS)
     for name, entry in numbers.items():
         assert "bund.de" in entry["source"] or entry["source"].startswith("https://www."), name
+
+
+def test_spoken_turkish_present_tense_counts_as_written() -> None:
+    """ "uyanmiyo", "istiyom", "dövüyolar" are how people type "uyanmıyor", "istiyorum", "dövüyorlar"."""
+    guide = CrisisGuide(expressions=tuple(Expression("tr", category, written, parse_expression(written))
+                                          for category, written in (("medical", "uyanmıyor="),
+                                                                    ("suicide", "ölmek istiyorum="),
+                                                                    ("violence", "beni dövüyorlar="))),
+                        look_alikes=())
+    for spoken, written in (("babam uyanmiyo", "uyanmıyor="), ("ölmek istiyom", "ölmek istiyorum="),
+                            ("beni dovuyolar", "beni dövüyorlar=")):
+        match = guide.detect(spoken)
+        assert match is not None and match.expression == written, spoken
+    assert guide.detect("uyanmiyorlar") is None and guide.detect("tokyo") is None
 
 
 # --- a broken file names the line to fix --------------------------------------------------------
