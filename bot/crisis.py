@@ -18,6 +18,9 @@ Expression syntax (documented for staff at the top of content/crisis.yml):
   ال, Persian می/نمی/ب/ن); a separate Persian "می"/"نمی" joins the next word. Latin "ae",
   "oe", "ue" count as "a", "o", "u", so "schlaegt" meets "schlägt". A spoken Turkish present tense
   counts as written: "uyanmiyo" meets "uyanmıyor", "istiyom" meets "istiyorum".
+- A word of seven letters or more (not in Arabic script, without "*" or "=") forgives one typo
+  after its first letter: a letter missing, one too many, two neighbours swapped, and from eight
+  letters one wrong letter ("umbirngen" meets "umbringen").
 
 A `not_crisis` expression (hyperbole, prevention courses, first-aid courses...) that matches
 takes the words it matched away from the crisis expressions; a crisis expression can still
@@ -39,6 +42,12 @@ CATEGORIES = ("suicide", "violence", "medical", "child")
 MAX_GAP = 2  # other words allowed between two neighbouring words of an expression
 WHOLE_WORD_MAX = 2  # words this short match whole words only (a prefix "er" would find "erste")
 ANYWHERE_MIN = 3  # a "*" word needs at least this many letters, or it finds almost anything
+# A word this long (not in Arabic script, not "*" or "=") also meets a message word with one typo:
+# a letter missing or one too many, or two neighbours swapped, anywhere but the first letter; from
+# WRONG_LETTER_MIN letters also one wrong letter (shorter, too many real words are one letter apart:
+# "kaliyor", "kaniyor").
+TYPO_MIN = 7
+WRONG_LETTER_MIN = 8
 FALLBACK_LANGUAGE = "de"  # a crisis reply must never fail for want of a translation
 
 _ARABIC_SCRIPT = re.compile("[\u0600-\u06ff]")
@@ -75,6 +84,11 @@ def _words(normalized: str) -> list[str]:
         else:
             words.append(_fold_digraphs(word))
     return words
+
+
+def _one_letter_less(text: str) -> Iterator[tuple[str, int]]:
+    """The text with one letter left out, and where; never the first (a typo rarely hits it)."""
+    return ((text[:i] + text[i + 1:], i) for i in range(1, len(text)))
 
 
 def _stems(word: str) -> tuple[str, ...]:
@@ -129,12 +143,17 @@ class _TermIndex:
     - a "*" term that it contains (with "=": that it ends with), tested one by one (they are few);
     - a whole-word term ("=", or one or two letters) that it is, or, from three letters on, that
       one of its Arabic-script stems is;
-    - any other term that it, or one of its stems, starts with."""
+    - any other term that it, or one of its stems, starts with;
+    - a term of TYPO_MIN letters or more (not in Arabic script) that it starts with but for one
+      typo: a letter missing (not the term's last, or "schlag" would be "schlägt"), one too many,
+      two neighbours swapped, or (from WRONG_LETTER_MIN letters) one wrong."""
 
     def __init__(self) -> None:
         self.ids: dict[Term, int] = {}
         self._whole: dict[str, list[int]] = {}
         self._prefix: dict[str, list[int]] = {}
+        self._long: dict[str, list[int]] = {}  # a term of TYPO_MIN letters or more -> numbers
+        self._less: dict[str, list[tuple[int, int]]] = {}  # such a term less a letter -> (number, where)
         self._anywhere: list[tuple[str, bool, int]] = []  # (text, whole, number)
 
     def add(self, term: Term) -> int:
@@ -147,6 +166,10 @@ class _TermIndex:
             self._whole.setdefault(term.text, []).append(number)
         else:
             self._prefix.setdefault(term.text, []).append(number)
+            if len(term.text) >= TYPO_MIN and not _ARABIC_SCRIPT.search(term.text):
+                self._long.setdefault(term.text, []).append(number)
+                for less, where in _one_letter_less(term.text):
+                    self._less.setdefault(less, []).append((number, where))
         return number
 
     def find(self, words: list[str]) -> dict[int, list[int]]:
@@ -161,12 +184,28 @@ class _TermIndex:
             for stem in stems:
                 for end in range(WHOLE_WORD_MAX + 1, len(stem) + 1):
                     met.update(self._prefix.get(stem[:end], ()))
+            if not _ARABIC_SCRIPT.match(word):
+                for stem in stems:
+                    met.update(self._typos(stem))
             for text, whole, number in self._anywhere:
                 if word.endswith(text) if whole else text in word:
                     met.add(number)
             for number in met:
                 positions.setdefault(number, []).append(index)
         return positions
+
+    def _typos(self, word: str) -> set[int]:
+        """The long terms the word starts with but for one typo."""
+        met: set[int] = set()
+        for end in range(TYPO_MIN - 1, len(word) + 1):
+            start = word[:end]
+            met.update(number for number, where in self._less.get(start, ()) if where < len(start))  # one missing
+            for less, at in _one_letter_less(start):
+                met.update(self._long.get(less, ()))  # one too many
+                for number, where in self._less.get(less, ()):
+                    if abs(where - at) == 1 or (where == at and len(less) + 1 >= WRONG_LETTER_MIN):
+                        met.add(number)  # two neighbours swapped, or one wrong letter in a long word
+        return met
 
 
 class _ExpressionIndex:

@@ -394,6 +394,35 @@ def test_spoken_turkish_present_tense_counts_as_written() -> None:
     assert guide.detect("uyanmiyorlar") is None and guide.detect("tokyo") is None
 
 
+def small_guide(*written: str) -> CrisisGuide:
+    """A guide with only these expressions (category and language do not matter here)."""
+    return CrisisGuide(expressions=tuple(Expression("de", "violence", w, parse_expression(w)) for w in written),
+                       look_alikes=())
+
+
+@pytest.mark.parametrize(("message", "expression"), [
+    ("er hat mich vergewaltgt", "vergewaltigt"),  # a letter missing
+    ("my husband threattens me", "threatens"),  # one too many
+    ("ich will mich umbirngen", "umbringen"),  # two neighbours swapped
+    ("he is strengling her", "strangling"),  # a wrong letter, in a long word
+])
+def test_one_typo_in_a_long_word_still_finds_the_crisis(message: str, expression: str) -> None:
+    match = small_guide(expression).detect(message)
+    assert match is not None and match.expression == expression
+
+
+@pytest.mark.parametrize(("message", "expression"), [
+    ("eickel de kaliyorum", "kanıyor"),  # a wrong letter in a short word: too many real words
+    ("ich schlag mich mit dem amt rum", "schlägt"),  # the last letter missing: another word
+    ("er hat mich fergewaltigt", "vergewaltigt"),  # the first letter
+    ("er hat mich vegrewaltgt", "vergewaltigt"),  # two typos
+    ("the president said", "peşimde"),  # a letter missing AND another too many
+    ("er blutte", "blutet"),  # words under seven letters only as written
+])
+def test_what_is_not_a_typo_of_a_crisis_word(message: str, expression: str) -> None:
+    assert small_guide(expression).detect(message) is None
+
+
 # --- a broken file names the line to fix --------------------------------------------------------
 
 
