@@ -21,6 +21,9 @@ Expression syntax (documented for staff at the top of content/crisis.yml):
 - A word of seven letters or more (not in Arabic script, without "*" or "=") forgives one typo
   after its first letter: a letter missing, one too many, two neighbours swapped, and from eight
   letters one wrong letter ("umbirngen" meets "umbringen").
+- A message in Latin letters only is also read in Cyrillic (Russian and Ukrainian habits), so the
+  Cyrillic expressions find "muzh b'jot menya"; there only expressions of two words or of six
+  letters count, and none if a look-alike shows in any reading.
 
 A `not_crisis` expression (hyperbole, prevention courses, first-aid courses...) that matches
 takes the words it matched away from the crisis expressions; a crisis expression can still
@@ -62,6 +65,43 @@ _PERSIAN_VERB_PREFIXES = ("مي", "نمي")  # written apart with a half-space, 
 _LATIN_DIGRAPHS = (("ae", "a"), ("oe", "o"), ("ue", "u"))
 # Spoken Turkish drops the r of the present tense: "almiyo" for "almıyor", "istiyom" for
 # "istiyorum", "dövüyolar" for "dövüyorlar" (after normalize: ı -> i, ü -> u).
+# Russian and Ukrainian typed in Latin letters ("muzh menya b'jot", "ne hochu zhyty") are also read
+# in Cyrillic, so that every Cyrillic expression applies; longer letter groups first.
+_LATIN_TO_CYRILLIC_COMMON = (
+    ("shch", "щ"), ("sch", "щ"), ("zh", "ж"), ("kh", "х"), ("ch", "ч"), ("sh", "ш"), ("ya", "я"),
+    ("ja", "я"), ("yu", "ю"), ("ju", "ю"), ("yo", "е"), ("jo", "е"), ("a", "а"), ("b", "б"),
+    ("v", "в"), ("g", "г"), ("d", "д"), ("e", "е"), ("z", "з"), ("j", "й"), ("k", "к"), ("l", "л"), ("m", "м"),
+    ("n", "н"), ("o", "о"), ("p", "п"), ("r", "р"), ("s", "с"), ("t", "т"), ("u", "у"), ("f", "ф"), ("x", "кс"),
+    ("w", "в"), ("c", "ц"), ("q", "к"),
+)
+# Three readings, as people mix the habits: Russian ("y" = ы, "h" = х, "ts" = тс as in "-tsya"),
+# Ukrainian ("y" = и, "i" = і, "h" = г, "ts" = ц), and "zhyty"/"hochu" style ("y" = и, "h" = х).
+_LATIN_TO_CYRILLIC = (
+    (("ye", "е"), ("je", "е"), ("y", "ы"), ("i", "и"), ("h", "х")) + _LATIN_TO_CYRILLIC_COMMON,
+    (("ye", "є"), ("je", "є"), ("yi", "ї"), ("ji", "ї"), ("ts", "ц"), ("y", "и"), ("i", "і"), ("h", "г"))
+    + _LATIN_TO_CYRILLIC_COMMON,
+    (("ye", "е"), ("je", "е"), ("y", "и"), ("i", "и"), ("h", "х")) + _LATIN_TO_CYRILLIC_COMMON,
+)
+_READINGS = [(re.compile("|".join(re.escape(letters) for letters, _ in sorted(pairs, key=lambda p: -len(p[0])))),
+              dict(pairs)) for pairs in _LATIN_TO_CYRILLIC]
+_CYRILLIC_LANGUAGES = frozenset({"ru", "uk"})
+# A one-word expression found in such a reading needs this many letters: "bye" read "бє" is "б'є" (beats).
+TRANSLITERATED_WORD_MIN = 6
+_LATIN_LETTER = re.compile("[a-z]")
+_NOT_LATIN_LETTER = re.compile(r"[^\W\da-z_]")
+_APOSTROPHE = re.compile(r"(?<=[A-Za-z])['’ʼ`](?=[A-Za-z])")  # the soft sign: "b'et" = бьет
+
+
+def _in_cyrillic(text: str) -> Iterator[str]:
+    """The text read in Cyrillic, once per reading; nothing unless it has only Latin letters."""
+    latin = normalize(text)
+    if not _LATIN_LETTER.search(latin) or _NOT_LATIN_LETTER.search(latin):
+        return
+    latin = normalize(_APOSTROPHE.sub("ь", text))
+    for pattern, table in _READINGS:
+        yield pattern.sub(lambda found: table[found[0]], latin)
+
+
 _TURKISH_SPOKEN = re.compile(r"^(.+[iu]yo)(m|n|z|lar|du|dum|sun|sunuz)?$")
 _TURKISH_WRITTEN_ENDINGS = {"": "r", "m": "rum", "n": "rsun", "z": "ruz", "lar": "rlar", "du": "rdu",
                             "dum": "rdum", "sun": "rsun", "sunuz": "rsunuz"}
@@ -172,7 +212,7 @@ class _TermIndex:
                     self._less.setdefault(less, []).append((number, where))
         return number
 
-    def find(self, words: list[str]) -> dict[int, list[int]]:
+    def find(self, words: list[str], typos: bool = True) -> dict[int, list[int]]:
         """Term number -> the ascending positions of the words it meets (only terms met)."""
         positions: dict[int, list[int]] = {}
         for index, word in enumerate(words):
@@ -184,7 +224,7 @@ class _TermIndex:
             for stem in stems:
                 for end in range(WHOLE_WORD_MAX + 1, len(stem) + 1):
                     met.update(self._prefix.get(stem[:end], ()))
-            if not _ARABIC_SCRIPT.match(word):
+            if typos and not _ARABIC_SCRIPT.match(word):
                 for stem in stems:
                     met.update(self._typos(stem))
             for text, whole, number in self._anywhere:
@@ -286,9 +326,31 @@ class CrisisGuide:
         languages share ("stalk", "سکته") is placed in the language the rest is written in.
         """
         words = _words(normalize(text))
+        match = self._detect(words)
+        if match is not None or self._look_alike_in(words):
+            return match
+        # Latin letters may be Russian or Ukrainian ("muzh b'jot"): read in Cyrillic, a long enough
+        # expression counts, unless a look-alike shows in any reading ("umirayu ot lyubopytstva").
+        readings = [_words(normalize(cyrillic)) for cyrillic in _in_cyrillic(text)]
+        if any(self._look_alike_in(words) for words in readings):
+            return None
+        for words in readings:
+            match = self._detect(words, typos=False)  # a reading is a guess already
+            if match is not None and match.language in _CYRILLIC_LANGUAGES \
+                    and (len(match.expression.split()) >= 2 or len(match.expression) >= TRANSLITERATED_WORD_MIN):
+                return match
+        return None
+
+    def _look_alike_in(self, words: list[str]) -> bool:
+        found = self._terms.find(words)
+        return any(next(look_alike.matches([found[i] for i in ids]), None) is not None
+                   for look_alike, ids in self._look_alikes.candidates(found))
+
+    def _detect(self, words: list[str], typos: bool = True) -> CrisisMatch | None:
+        """The best crisis expression among the words, look-alikes taken away first."""
         if not words:
             return None
-        found = self._terms.find(words)
+        found = self._terms.find(words, typos)
         blocked: set[int] = set()
         for look_alike, ids in self._look_alikes.candidates(found):
             for match in look_alike.matches([found[i] for i in ids]):

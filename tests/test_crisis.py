@@ -394,6 +394,30 @@ def test_spoken_turkish_present_tense_counts_as_written() -> None:
     assert guide.detect("uyanmiyorlar") is None and guide.detect("tokyo") is None
 
 
+@pytest.mark.parametrize(("message", "language"), [
+    ("muzh b'jot menya kazhdyj den", "ru"),
+    ("otchim izbivaet moego syna", "ru"),
+    ("khochu pokinchyty z soboyu", "uk"),
+    ("vin pohrozhuvav shcho vbje mene", "uk"),
+])
+def test_russian_and_ukrainian_in_latin_letters_are_read_in_cyrillic(guide: CrisisGuide, message: str,
+                                                                     language: str) -> None:
+    match = guide.detect(message)
+    assert match is not None and match.language == language, match
+
+
+@pytest.mark.parametrize("message", [
+    "bye",  # read "бє": Ukrainian "б'є" (beats), but one short word in Latin letters never counts
+    "ok bye",
+    "nasilsin bot",  # Turkish "how are you", read "насилсин"
+    "umirayu ot lyubopytstva kogda otkroetsya kafe",  # a look-alike in one of the readings
+    "pomirayu vid tsikavosti koly vidkryyetsya kafe",
+    "privet, kogda otkryto kafe",
+])
+def test_a_latin_message_read_in_cyrillic_is_no_crisis_by_accident(guide: CrisisGuide, message: str) -> None:
+    assert guide.detect(message) is None
+
+
 def small_guide(*written: str) -> CrisisGuide:
     """A guide with only these expressions (category and language do not matter here)."""
     return CrisisGuide(expressions=tuple(Expression("de", "violence", w, parse_expression(w)) for w in written),
