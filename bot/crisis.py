@@ -16,7 +16,14 @@ Expression syntax (documented for staff at the top of content/crisis.yml):
 - The words must appear in this order, with at most two other words between neighbours.
 - Arabic-script words may carry attached prefixes in the message (و ف ب ل ك س, the article
   ال, Persian می/نمی/ب/ن); a separate Persian "می"/"نمی" joins the next word. Latin "ae",
-  "oe", "ue" count as "a", "o", "u", so "schlaegt" meets "schlägt".
+  "oe", "ue" count as "a", "o", "u", so "schlaegt" meets "schlägt". A spoken Turkish present tense
+  counts as written: "uyanmiyo" meets "uyanmıyor", "istiyom" meets "istiyorum".
+- A word of seven letters or more (not in Arabic script, without "*" or "=") forgives one typo
+  after its first letter: a letter missing, one too many, two neighbours swapped, and from eight
+  letters one wrong letter ("umbirngen" meets "umbringen").
+- A message in Latin letters only is also read in Cyrillic (Russian and Ukrainian habits), so the
+  Cyrillic expressions find "muzh b'jot menya"; there only expressions of two words or of six
+  letters count, and none if a look-alike shows in any reading.
 
 A `not_crisis` expression (hyperbole, prevention courses, first-aid courses...) that matches
 takes the words it matched away from the crisis expressions; a crisis expression can still
@@ -38,6 +45,12 @@ CATEGORIES = ("suicide", "violence", "medical", "child")
 MAX_GAP = 2  # other words allowed between two neighbouring words of an expression
 WHOLE_WORD_MAX = 2  # words this short match whole words only (a prefix "er" would find "erste")
 ANYWHERE_MIN = 3  # a "*" word needs at least this many letters, or it finds almost anything
+# A word this long (not in Arabic script, not "*" or "=") also meets a message word with one typo:
+# a letter missing or one too many, or two neighbours swapped, anywhere but the first letter; from
+# WRONG_LETTER_MIN letters also one wrong letter (shorter, too many real words are one letter apart:
+# "kaliyor", "kaniyor").
+TYPO_MIN = 7
+WRONG_LETTER_MIN = 8
 FALLBACK_LANGUAGE = "de"  # a crisis reply must never fail for want of a translation
 
 _ARABIC_SCRIPT = re.compile("[\u0600-\u06ff]")
@@ -50,6 +63,48 @@ _ARABIC_PREFIXES = tuple(sorted(
     key=len, reverse=True))
 _PERSIAN_VERB_PREFIXES = ("مي", "نمي")  # written apart with a half-space, which normalize splits
 _LATIN_DIGRAPHS = (("ae", "a"), ("oe", "o"), ("ue", "u"))
+# Spoken Turkish drops the r of the present tense: "almiyo" for "almıyor", "istiyom" for
+# "istiyorum", "dövüyolar" for "dövüyorlar" (after normalize: ı -> i, ü -> u).
+# Russian and Ukrainian typed in Latin letters ("muzh menya b'jot", "ne hochu zhyty") are also read
+# in Cyrillic, so that every Cyrillic expression applies; longer letter groups first.
+_LATIN_TO_CYRILLIC_COMMON = (
+    ("shch", "щ"), ("sch", "щ"), ("zh", "ж"), ("kh", "х"), ("ch", "ч"), ("sh", "ш"), ("ya", "я"),
+    ("ja", "я"), ("yu", "ю"), ("ju", "ю"), ("yo", "е"), ("jo", "е"), ("a", "а"), ("b", "б"),
+    ("v", "в"), ("g", "г"), ("d", "д"), ("e", "е"), ("z", "з"), ("j", "й"), ("k", "к"), ("l", "л"), ("m", "м"),
+    ("n", "н"), ("o", "о"), ("p", "п"), ("r", "р"), ("s", "с"), ("t", "т"), ("u", "у"), ("f", "ф"), ("x", "кс"),
+    ("w", "в"), ("c", "ц"), ("q", "к"),
+)
+# Three readings, as people mix the habits: Russian ("y" = ы, "h" = х, "ts" = тс as in "-tsya"),
+# Ukrainian ("y" = и, "i" = і, "h" = г, "ts" = ц), and "zhyty"/"hochu" style ("y" = и, "h" = х).
+_LATIN_TO_CYRILLIC = (
+    (("ye", "е"), ("je", "е"), ("y", "ы"), ("i", "и"), ("h", "х")) + _LATIN_TO_CYRILLIC_COMMON,
+    (("ye", "є"), ("je", "є"), ("yi", "ї"), ("ji", "ї"), ("ts", "ц"), ("y", "и"), ("i", "і"), ("h", "г"))
+    + _LATIN_TO_CYRILLIC_COMMON,
+    (("ye", "е"), ("je", "е"), ("y", "и"), ("i", "и"), ("h", "х")) + _LATIN_TO_CYRILLIC_COMMON,
+)
+_READINGS = [(re.compile("|".join(re.escape(letters) for letters, _ in sorted(pairs, key=lambda p: -len(p[0])))),
+              dict(pairs)) for pairs in _LATIN_TO_CYRILLIC]
+_CYRILLIC_LANGUAGES = frozenset({"ru", "uk"})
+# A one-word expression found in such a reading needs this many letters: "bye" read "бє" is "б'є" (beats).
+TRANSLITERATED_WORD_MIN = 6
+_LATIN_LETTER = re.compile("[a-z]")
+_NOT_LATIN_LETTER = re.compile(r"[^\W\da-z_]")
+_APOSTROPHE = re.compile(r"(?<=[A-Za-z])['’ʼ`](?=[A-Za-z])")  # the soft sign: "b'et" = бьет
+
+
+def _in_cyrillic(text: str) -> Iterator[str]:
+    """The text read in Cyrillic, once per reading; nothing unless it has only Latin letters."""
+    latin = normalize(text)
+    if not _LATIN_LETTER.search(latin) or _NOT_LATIN_LETTER.search(latin):
+        return
+    latin = normalize(_APOSTROPHE.sub("ь", text))
+    for pattern, table in _READINGS:
+        yield pattern.sub(lambda found: table[found[0]], latin)
+
+
+_TURKISH_SPOKEN = re.compile(r"^(.+[iu]yo)(m|n|z|lar|du|dum|sun|sunuz)?$")
+_TURKISH_WRITTEN_ENDINGS = {"": "r", "m": "rum", "n": "rsun", "z": "ruz", "lar": "rlar", "du": "rdu",
+                            "dum": "rdum", "sun": "rsun", "sunuz": "rsunuz"}
 
 
 def _fold_digraphs(word: str) -> str:
@@ -71,9 +126,17 @@ def _words(normalized: str) -> list[str]:
     return words
 
 
+def _one_letter_less(text: str) -> Iterator[tuple[str, int]]:
+    """The text with one letter left out, and where; never the first (a typo rarely hits it)."""
+    return ((text[:i] + text[i + 1:], i) for i in range(1, len(text)))
+
+
 def _stems(word: str) -> tuple[str, ...]:
-    """The word and, in Arabic script, the word without each prefix it may carry."""
+    """The word and, in Arabic script, the word without each prefix it may carry; a spoken Turkish
+    present tense ("almiyo") also as written ("almiyor")."""
     if not _ARABIC_SCRIPT.match(word):
+        if (spoken := _TURKISH_SPOKEN.match(word)) is not None:
+            return (word, spoken[1] + _TURKISH_WRITTEN_ENDINGS[spoken[2] or ""])
         return (word,)
     return (word,) + tuple(word[len(p):] for p in _ARABIC_PREFIXES if word.startswith(p) and len(word) > len(p) + 1)
 
@@ -120,12 +183,17 @@ class _TermIndex:
     - a "*" term that it contains (with "=": that it ends with), tested one by one (they are few);
     - a whole-word term ("=", or one or two letters) that it is, or, from three letters on, that
       one of its Arabic-script stems is;
-    - any other term that it, or one of its stems, starts with."""
+    - any other term that it, or one of its stems, starts with;
+    - a term of TYPO_MIN letters or more (not in Arabic script) that it starts with but for one
+      typo: a letter missing (not the term's last, or "schlag" would be "schlägt"), one too many,
+      two neighbours swapped, or (from WRONG_LETTER_MIN letters) one wrong."""
 
     def __init__(self) -> None:
         self.ids: dict[Term, int] = {}
         self._whole: dict[str, list[int]] = {}
         self._prefix: dict[str, list[int]] = {}
+        self._long: dict[str, list[int]] = {}  # a term of TYPO_MIN letters or more -> numbers
+        self._less: dict[str, list[tuple[int, int]]] = {}  # such a term less a letter -> (number, where)
         self._anywhere: list[tuple[str, bool, int]] = []  # (text, whole, number)
 
     def add(self, term: Term) -> int:
@@ -138,9 +206,13 @@ class _TermIndex:
             self._whole.setdefault(term.text, []).append(number)
         else:
             self._prefix.setdefault(term.text, []).append(number)
+            if len(term.text) >= TYPO_MIN and not _ARABIC_SCRIPT.search(term.text):
+                self._long.setdefault(term.text, []).append(number)
+                for less, where in _one_letter_less(term.text):
+                    self._less.setdefault(less, []).append((number, where))
         return number
 
-    def find(self, words: list[str]) -> dict[int, list[int]]:
+    def find(self, words: list[str], typos: bool = True) -> dict[int, list[int]]:
         """Term number -> the ascending positions of the words it meets (only terms met)."""
         positions: dict[int, list[int]] = {}
         for index, word in enumerate(words):
@@ -152,12 +224,28 @@ class _TermIndex:
             for stem in stems:
                 for end in range(WHOLE_WORD_MAX + 1, len(stem) + 1):
                     met.update(self._prefix.get(stem[:end], ()))
+            if typos and not _ARABIC_SCRIPT.match(word):
+                for stem in stems:
+                    met.update(self._typos(stem))
             for text, whole, number in self._anywhere:
                 if word.endswith(text) if whole else text in word:
                     met.add(number)
             for number in met:
                 positions.setdefault(number, []).append(index)
         return positions
+
+    def _typos(self, word: str) -> set[int]:
+        """The long terms the word starts with but for one typo."""
+        met: set[int] = set()
+        for end in range(TYPO_MIN - 1, len(word) + 1):
+            start = word[:end]
+            met.update(number for number, where in self._less.get(start, ()) if where < len(start))  # one missing
+            for less, at in _one_letter_less(start):
+                met.update(self._long.get(less, ()))  # one too many
+                for number, where in self._less.get(less, ()):
+                    if abs(where - at) == 1 or (where == at and len(less) + 1 >= WRONG_LETTER_MIN):
+                        met.add(number)  # two neighbours swapped, or one wrong letter in a long word
+        return met
 
 
 class _ExpressionIndex:
@@ -238,9 +326,31 @@ class CrisisGuide:
         languages share ("stalk", "سکته") is placed in the language the rest is written in.
         """
         words = _words(normalize(text))
+        match = self._detect(words)
+        if match is not None or self._look_alike_in(words):
+            return match
+        # Latin letters may be Russian or Ukrainian ("muzh b'jot"): read in Cyrillic, a long enough
+        # expression counts, unless a look-alike shows in any reading ("umirayu ot lyubopytstva").
+        readings = [_words(normalize(cyrillic)) for cyrillic in _in_cyrillic(text)]
+        if any(self._look_alike_in(words) for words in readings):
+            return None
+        for words in readings:
+            match = self._detect(words, typos=False)  # a reading is a guess already
+            if match is not None and match.language in _CYRILLIC_LANGUAGES \
+                    and (len(match.expression.split()) >= 2 or len(match.expression) >= TRANSLITERATED_WORD_MIN):
+                return match
+        return None
+
+    def _look_alike_in(self, words: list[str]) -> bool:
+        found = self._terms.find(words)
+        return any(next(look_alike.matches([found[i] for i in ids]), None) is not None
+                   for look_alike, ids in self._look_alikes.candidates(found))
+
+    def _detect(self, words: list[str], typos: bool = True) -> CrisisMatch | None:
+        """The best crisis expression among the words, look-alikes taken away first."""
         if not words:
             return None
-        found = self._terms.find(words)
+        found = self._terms.find(words, typos)
         blocked: set[int] = set()
         for look_alike, ids in self._look_alikes.candidates(found):
             for match in look_alike.matches([found[i] for i in ids]):

@@ -340,7 +340,8 @@ class Dialogue:
 
     def _choose_action(self, turn: Turn, understood: Understanding, state: "_State", first_contact: bool) -> ActionResult:
         awaiting = self._content.topics.get(state.awaiting_slot or "")
-        if awaiting is not None and awaiting.slot is not None:
+        # "A cheap flat in Wanne?" names a district but asks about another service: no answer to "which district?".
+        if awaiting is not None and awaiting.slot is not None and not understood.other_service:
             value = understood.entities.get(awaiting.slot.entity)
             if value in awaiting.slot.values:
                 return answer_topic(turn, awaiting, slot_value=value)

@@ -7,9 +7,10 @@
 4. A message that is no topic on its own, in a fresh conversation, is answered from the
    conversation only when it names a related topic itself, by its evidence or by an aspect the
    topic covers ("and when is it open?" -> the hours; see `_follow_up`). A message shaped like a
-   follow-up ("and...?", "...there?": content/words.yml) that names nothing we know is an honest
-   "I don't know that about <topic>" (UNKNOWN_DETAIL); any other message is read as if the
-   conversation were new ("what's the weather tomorrow?" after KIM is out of scope).
+   follow-up ("and...?", "...there?": content/words.yml) or that asks about an aspect of a service
+   no related topic covers ("is there parking nearby?") is an honest "I don't know that about
+   <topic>" (UNKNOWN_DETAIL); any other message is read as if the conversation were new ("what's
+   the weather tomorrow?" after KIM is out of scope).
 5. A topic whose answer does not cover the aspect asked ("how long does the test take?") is
    not answered with that topic but with "I don't know that about <topic>".
 6. Below the answer threshold: the likeliest topics to choose from, or out of scope.
@@ -66,6 +67,7 @@ class Understanding:
     entities: dict[str, str] = field(default_factory=dict)
     candidates: tuple[str, ...] = ()
     via_context: bool = False
+    other_service: bool = False  # about an office or place we do not cover: no entity of it is ours
 
 
 class Interpreter:
@@ -98,19 +100,21 @@ class Interpreter:
             follow_up = await self._follow_up(text, context, mentioned, result)
             if follow_up is not None:
                 return self._covered(follow_up, mentioned)
-            if self._content.words.is_follow_up(text):
-                # "Can I park there?" after CaféO: about the topic, but nothing the content knows.
+            if self._content.words.is_follow_up(text) or mentioned & self._content.concepts.aspects:
+                # "Can I park there?", "Is there parking nearby?" after CaféO: about the topic (an
+                # aspect of a service, right after one), but nothing the content knows.
                 return Understanding(UNKNOWN_DETAIL, context.intents[0], result.confidence, result.entities)
 
         if topic is None and result.confidence >= self._answer and result.intent != OUT_OF_SCOPE:
             if OTHER_SERVICES in mentioned and result.intent not in SMALL_TALK_INTENTS + (HANDOFF,):
-                return Understanding(OUT_OF_SCOPE, result.intent, result.confidence, result.entities)
+                return Understanding(OUT_OF_SCOPE, result.intent, result.confidence, result.entities, other_service=True)
             if result.intent in SMALL_TALK_INTENTS and mentioned & self._content.concepts.aspects:
                 # "Is there parking near the building?" is no goodbye, whatever the classifier says.
                 return Understanding(OUT_OF_SCOPE, result.intent, result.confidence, result.entities)
             return Understanding("intent", result.intent, result.confidence, result.entities)
         if OTHER_SERVICES in mentioned or result.intent == OUT_OF_SCOPE and result.confidence >= self._answer:
-            return Understanding(OUT_OF_SCOPE, result.intent, result.confidence, result.entities)
+            return Understanding(OUT_OF_SCOPE, result.intent, result.confidence, result.entities,
+                                 other_service=OTHER_SERVICES in mentioned)
         candidates = tuple(
             score.name for score in result.ranking
             if score.confidence >= self._clarify and (t := self._content.by_intent.get(score.name)) is not None

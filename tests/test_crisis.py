@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from bot.content import load_content
-from bot.crisis import CrisisGuide, load_crisis
+from bot.crisis import CrisisGuide, Expression, load_crisis, parse_expression
 from bot.dialogue import Dialogue
 from bot.errors import ContentError
 from bot.i18n import load_languages
@@ -172,6 +172,24 @@ CRISES = [
     ("ru", "violence", "отчим прямо сейчас душит маму"),
     ("ru", "child", "соседи запирают малыша в подвале и не кормят"),
     ("ru", "child", "маленькая девочка одна ночью на вокзале плачет"),
+    # the second round (medical signs, a fall, missing and touched children, threats to stab, spoken Turkish)
+    ("de", "medical", "papa hat so stiche in der brust, schwitzt total"),
+    ("de", "medical", "oma ist von der leiter gefallen und kann sich nich bewegen"),
+    ("de", "child", "der stiefvater befummelt meine kleine schwester"),
+    ("en", "medical", "my wife's mouth is drooping and she has slurred speech"),
+    ("en", "child", "cant find him anywhere, my boy is 4"),
+    ("ar", "medical", "امي وقعت وما عم تفيق"),
+    ("ar", "child", "بنتي ضاعت بالسوق من ساعة"),
+    ("fa", "medical", "بابام از نردبون افتاده نمیتونه تکون بخوره"),
+    ("tr", "medical", "babam uyanmiyo, gözleri kapalı"),
+    ("tr", "medical", "annemin ağzı kaymış, konuşamıyor"),
+    ("tr", "child", "kızım kayıp, parkta bulamıyoruz"),
+    ("ro", "medical", "tata a cazut pe scari si nu se poate misca"),
+    ("ro", "child", "fiica mea a disparut de la scoala"),
+    ("uk", "medical", "у тата перекосило обличчя"),
+    ("uk", "child", "пропала донька, не відповідає на телефон"),
+    ("ru", "violence", "бывший грозится меня прирезать"),
+    ("ru", "child", "пропал сын после школы"),
 ]
 
 # (language, message): each sounds like one but is no crisis.
@@ -263,6 +281,20 @@ LOOK_ALIKES = [
     ("ru", "начальник меня убьет если опоздаю"),
     ("ru", "эти бумаги меня убивают"),
     ("ru", "завтра учебная пожарная тревога в школе"),
+    # everyday sentences near the second round's expressions
+    ("de", "mein sohn ist seit 2 jahren in deutschland, welche schule"),
+    ("de", "ich kann morgens nicht aufstehen, gibt es abendkurse"),
+    ("en", "my passport has gone missing, what do i do"),
+    ("en", "i cant get up early for the course"),
+    ("tr", "almanca konuşamıyorum, kurs var mı"),
+    ("tr", "2 saattir adresi bulamıyorum"),
+    ("tr", "başvurum ne zaman bitecek"),
+    ("ro", "nu o gasim adresa de la cafeo"),
+    ("uk", "начальник грозиться звільнити мене"),
+    ("ru", "начальник грозится уволить"),
+    ("ru", "не можем найти адрес кафе"),
+    ("fa", "یه دستمال کاغذی دارین"),
+    ("fa", "raisam mano mikoshe age dir beram"),
 ]
 
 
@@ -346,6 +378,73 @@ def test_every_number_names_its_official_source() -> None:
     assert sorted(entry["number"] for entry in numbers.values()) == sorted(NUMBERS)
     for name, entry in numbers.items():
         assert "bund.de" in entry["source"] or entry["source"].startswith("https://www."), name
+
+
+def test_spoken_turkish_present_tense_counts_as_written() -> None:
+    """ "uyanmiyo", "istiyom", "dövüyolar" are how people type "uyanmıyor", "istiyorum", "dövüyorlar"."""
+    guide = CrisisGuide(expressions=tuple(Expression("tr", category, written, parse_expression(written))
+                                          for category, written in (("medical", "uyanmıyor="),
+                                                                    ("suicide", "ölmek istiyorum="),
+                                                                    ("violence", "beni dövüyorlar="))),
+                        look_alikes=())
+    for spoken, written in (("babam uyanmiyo", "uyanmıyor="), ("ölmek istiyom", "ölmek istiyorum="),
+                            ("beni dovuyolar", "beni dövüyorlar=")):
+        match = guide.detect(spoken)
+        assert match is not None and match.expression == written, spoken
+    assert guide.detect("uyanmiyorlar") is None and guide.detect("tokyo") is None
+
+
+@pytest.mark.parametrize(("message", "language"), [
+    ("muzh b'jot menya kazhdyj den", "ru"),
+    ("otchim izbivaet moego syna", "ru"),
+    ("khochu pokinchyty z soboyu", "uk"),
+    ("vin pohrozhuvav shcho vbje mene", "uk"),
+])
+def test_russian_and_ukrainian_in_latin_letters_are_read_in_cyrillic(guide: CrisisGuide, message: str,
+                                                                     language: str) -> None:
+    match = guide.detect(message)
+    assert match is not None and match.language == language, match
+
+
+@pytest.mark.parametrize("message", [
+    "bye",  # read "бє": Ukrainian "б'є" (beats), but one short word in Latin letters never counts
+    "ok bye",
+    "nasilsin bot",  # Turkish "how are you", read "насилсин"
+    "umirayu ot lyubopytstva kogda otkroetsya kafe",  # a look-alike in one of the readings
+    "pomirayu vid tsikavosti koly vidkryyetsya kafe",
+    "privet, kogda otkryto kafe",
+])
+def test_a_latin_message_read_in_cyrillic_is_no_crisis_by_accident(guide: CrisisGuide, message: str) -> None:
+    assert guide.detect(message) is None
+
+
+def small_guide(*written: str) -> CrisisGuide:
+    """A guide with only these expressions (category and language do not matter here)."""
+    return CrisisGuide(expressions=tuple(Expression("de", "violence", w, parse_expression(w)) for w in written),
+                       look_alikes=())
+
+
+@pytest.mark.parametrize(("message", "expression"), [
+    ("er hat mich vergewaltgt", "vergewaltigt"),  # a letter missing
+    ("my husband threattens me", "threatens"),  # one too many
+    ("ich will mich umbirngen", "umbringen"),  # two neighbours swapped
+    ("he is strengling her", "strangling"),  # a wrong letter, in a long word
+])
+def test_one_typo_in_a_long_word_still_finds_the_crisis(message: str, expression: str) -> None:
+    match = small_guide(expression).detect(message)
+    assert match is not None and match.expression == expression
+
+
+@pytest.mark.parametrize(("message", "expression"), [
+    ("eickel de kaliyorum", "kanıyor"),  # a wrong letter in a short word: too many real words
+    ("ich schlag mich mit dem amt rum", "schlägt"),  # the last letter missing: another word
+    ("er hat mich fergewaltigt", "vergewaltigt"),  # the first letter
+    ("er hat mich vegrewaltgt", "vergewaltigt"),  # two typos
+    ("the president said", "peşimde"),  # a letter missing AND another too many
+    ("er blutte", "blutet"),  # words under seven letters only as written
+])
+def test_what_is_not_a_typo_of_a_crisis_word(message: str, expression: str) -> None:
+    assert small_guide(expression).detect(message) is None
 
 
 # --- a broken file names the line to fix --------------------------------------------------------

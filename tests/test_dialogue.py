@@ -110,6 +110,16 @@ async def test_the_district_question_is_answered_by_name_or_button(dialogue: Dia
     assert all(team in unknown.replies[0].text for team in ("AWO", "Caritas", "PLANB", "DRK"))
 
 
+async def test_a_district_in_a_question_about_another_service_does_not_answer_the_district_question(
+        dialogue: Dialogue, nlu: FakeNlu) -> None:
+    nlu.says("wer ist mein case manager", "kim_contact")
+    nlu.says("kennst du ne günstige wohnung in wanne", "out_of_scope", 0.94, entities={"district": "wanne"})
+    asked = await dialogue.handle(text("wer ist mein case manager"))
+    assert asked.topic == "kim.contact" and "v:kim.contact:wanne" in payloads(asked)
+    flat = await dialogue.handle(text("kennst du ne günstige wohnung in wanne"))
+    assert flat.topic == "out_of_scope"
+
+
 async def test_an_unknown_button_shows_the_menu(dialogue: Dialogue) -> None:
     outcome = await dialogue.handle(button("t:no.such.topic"))
     assert outcome.topic == "help" and "t:cafeo.about" in payloads(outcome)

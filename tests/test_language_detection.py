@@ -99,7 +99,9 @@ def test_ukrainian_and_russian_are_told_apart(chooser: LanguageChooser, language
 @pytest.mark.parametrize(
     ("message", "language"),
     [("Hallo", "de"), ("Moin", "de"), ("Servus", "de"), ("Guten Tag", "de"), ("merhaba", "tr"),
-     ("buna ziua", "ro"), ("привіт", "uk"), ("привет", "ru"), ("مرحبا", "ar"), ("ممنون", "fa"), ("thank you", "en")],
+     ("buna ziua", "ro"), ("привіт", "uk"), ("привет", "ru"), ("مرحبا", "ar"), ("ممنون", "fa"), ("thank you", "en"),
+     # chat spellings, and the everyday Ukrainian greeting that Russian uses only in parting
+     ("thnx", "en"), ("idk", "en"), ("mss", "ro"), ("Доброго дня!", "uk")],
 )
 def test_a_greeting_alone_is_answered_in_its_language(chooser: LanguageChooser, message: str, language: str) -> None:
     assert chooser.decide(message, None, None, None).language == language

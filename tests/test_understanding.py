@@ -176,6 +176,40 @@ async def test_a_follow_up_the_content_cannot_answer_is_an_honest_i_dont_know(
     assert (understood.kind, understood.intent) == (UNKNOWN_DETAIL, "cafeo_about")
 
 
+async def test_an_aspect_no_topic_covers_right_after_a_topic_is_an_honest_i_dont_know(
+    interpreter: Interpreter, nlu: FakeNlu, content: ContentStore
+) -> None:
+    """"Is there parking nearby?" after CaféO, not shaped like a follow-up, and the classifier
+    half-sure it is a call for help: about CaféO, but nothing the content knows."""
+    nlu.says("في موقف سيارات قريب؟", "help", 0.55)
+    understood = await interpreter.interpret("في موقف سيارات قريب؟", context=content.topics["cafeo.about"])
+    assert (understood.kind, understood.intent) == (UNKNOWN_DETAIL, "cafeo_about")
+    fresh = await interpreter.interpret("في موقف سيارات قريب؟")
+    assert fresh.kind != UNKNOWN_DETAIL
+
+
+@pytest.mark.parametrize(("question", "intent"), [
+    ("brauchen die kinder in der schule eine uniform?", "school_entry"),
+    ("is there a school bus to the school", "school_entry"),
+    ("kann ich zur frauensprechstunde im cafeo mein kind mitbringen?", "cafeo_women"),
+])
+async def test_a_question_about_what_no_content_says_is_an_honest_i_dont_know(
+    interpreter: Interpreter, nlu: FakeNlu, question: str, intent: str
+) -> None:
+    """School uniforms, school buses, bringing a child along: the topic is named, the answer is not ours."""
+    nlu.says(question, intent, 0.8)
+    understood = await interpreter.interpret(question)
+    assert (understood.kind, understood.intent) == (UNKNOWN_DETAIL, intent)
+
+
+async def test_where_to_download_it_after_the_app_is_about_the_app(
+    interpreter: Interpreter, nlu: FakeNlu, content: ContentStore
+) -> None:
+    nlu.says("а де її завантажити?", "out_of_scope", 0.4)
+    understood = await interpreter.interpret("а де її завантажити?", context=content.topics["integreat.app"])
+    assert (understood.kind, understood.intent) == ("topic", "integreat_app")
+
+
 async def test_a_follow_up_about_a_covered_aspect_goes_to_the_topic_that_covers_it(
     interpreter: Interpreter, nlu: FakeNlu, content: ContentStore
 ) -> None:
