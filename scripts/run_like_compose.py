@@ -28,7 +28,7 @@ import yaml
 
 from bot import nlu_model
 from bot.rasa_process import rasa_run_args, start_rasa
-from bot.run import Supervisor
+from bot.run import CANNOT_START, Supervisor
 from bot.settings import PROJECT_ROOT
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
@@ -209,13 +209,14 @@ class LocalCompose:
         return log
 
     def start(self, timeout_seconds: float = 300) -> None:
-        """Start every process and wait until each passes its health check and the bots reach Rasa."""
+        """Start every process and wait until each passes its health check. ChildCannotStart when
+        a bot exits saying it cannot start (a broken configuration or content file)."""
         model = nlu_model.train(PROJECT_ROOT / "nlu_data" / "config.yml")
         token = self.compose.rasa_option("--auth-token")
         rasa_log = self._log("rasa")
         self.supervisor.add("rasa", lambda: start_rasa(model, "127.0.0.1", self.rasa_port, token, rasa_log))
         for replica in range(len(self.bot_ports)):
-            self.supervisor.add(f"bot-{replica + 1}", self._bot_starter(replica))
+            self.supervisor.add(f"bot-{replica + 1}", self._bot_starter(replica), fatal_exit_codes=[CANNOT_START])
         self.supervisor.start()
         deadline = time.monotonic() + timeout_seconds
         while not (self.healthcheck("rasa") and all(self.healthcheck("bot", r) for r in range(len(self.bot_ports)))):
