@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     inbound_retry_seconds: float = Field(default=2.0, gt=0, le=600)
     # Minutes after which the topic of the previous turn no longer resolves follow-ups.
     context_minutes: int = Field(default=30, ge=1)
+    # Message texts (and finished inbox and outbox rows) older than this are deleted, checked at
+    # start and every RETENTION_INTERVAL_MINUTES (bot/retention.py).
+    message_retention_days: int = Field(default=30, ge=1)
+    retention_interval_minutes: float = Field(default=60, gt=0)
 
     @field_validator("database_url")
     @classmethod
