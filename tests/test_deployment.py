@@ -8,6 +8,7 @@ import ast
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -151,6 +152,14 @@ def test_health_checks_are_the_projects_on_the_ports_the_services_listen_on() ->
     postgres = document["services"]["postgres"]
     assert postgres["healthcheck"]["test"] == [
         "CMD-SHELL", f"pg_isready -U {postgres['environment']['POSTGRES_USER']} -d {postgres['environment']['POSTGRES_DB']}"]
+
+
+@pytest.mark.skipif(shutil.which("nginx") is None, reason="nginx is not installed (apt-get install nginx)")
+def test_nginx_accepts_the_proxy_configuration(tmp_path: Path) -> None:
+    """`nginx -t` on docker/nginx.conf (Debian's nginx here; the image has nginx 1.27)."""
+    checked = subprocess.run(["nginx", "-t", "-q", "-p", str(tmp_path), "-c", str(PROJECT_ROOT / "docker" / "nginx.conf"),
+                              "-g", f"pid {tmp_path / 'nginx.pid'}; error_log stderr;"], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
 
 
 def test_the_bot_is_wired_to_the_rasa_and_postgres_services() -> None:
