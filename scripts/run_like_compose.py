@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -225,7 +225,7 @@ class LocalCompose:
             self.supervisor.poll()
             time.sleep(0.5)
 
-    def _bot_starter(self, replica: int) -> Any:
+    def _bot_starter(self, replica: int) -> Callable[[], subprocess.Popen[bytes]]:
         log, argv = self._log(f"bot-{replica + 1}"), [sys.executable, *self.compose.bot_command[1:]]
 
         def start() -> subprocess.Popen[bytes]:
