@@ -23,12 +23,13 @@ from bot.channels.base import Channel
 from bot.channels.telegram import TelegramChannel
 from bot.channels.web import Identity, WebChannel
 from bot.content import load_content
-from bot.delivery import Delivery, Retries
+from bot.delivery import Delivery, Retries, supervise
 from bot.dialogue import Dialogue
 from bot.handoff import Notifier, SmtpSettings, load_team_hours
 from bot.i18n import load_languages
 from bot.language_detection import LanguageGuesser
 from bot.nlu import RasaNluClient
+from bot.retention import purge_every
 from bot.settings import Settings
 from bot.staff import StaffConsole
 from bot.storage import Storage, make_engine, migrate
@@ -126,11 +127,16 @@ def create_app(settings: Settings, guesser: LanguageGuesser | None = None) -> St
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await migrate(engine)
         delivery.start()
+        retention = asyncio.create_task(supervise("retention", lambda: purge_every(
+            storage, settings.message_retention_days, settings.retention_interval_minutes * 60,
+            settings.case_retention_days)), name="retention")
         for starter in starters:
             starter.start()
         try:
             yield
         finally:
+            retention.cancel()
+            await asyncio.gather(retention, return_exceptions=True)
             for starter in starters:
                 await starter.stop()
             await delivery.stop()

@@ -7,17 +7,21 @@ import time
 from pathlib import Path
 from typing import IO
 
-import httpx
-
+from bot.healthcheck import rasa_ready
 from bot.nlu_model import RASA
 from bot.settings import PROJECT_ROOT
+
+
+def rasa_run_args(model: Path | str, host: str, port: int | str, token: str) -> list[str]:
+    """The arguments after `rasa` that serve the NLU model; docker-compose.yml gives the same."""
+    return ["run", "--enable-api", "--model", str(model), "--interface", host, "--port", str(port),
+            f"--auth-token={token}"]  # one argument: a token may start with "-"
 
 
 def start_rasa(model: Path, host: str, port: int, token: str, log: IO[bytes] | None = None) -> subprocess.Popen[bytes]:
     """`rasa run --enable-api` in its own process group, bound to `host`, with an auth token."""
     return subprocess.Popen(
-        [str(RASA), "run", "--enable-api", "--model", str(model), "--interface", host, "--port", str(port),
-         f"--auth-token={token}"],  # one argument: a token may start with "-"
+        [str(RASA), *rasa_run_args(model, host, port, token)],
         cwd=PROJECT_ROOT, env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
         stdout=log, stderr=subprocess.STDOUT if log is not None else None, start_new_session=True,
     )
@@ -29,11 +33,8 @@ def wait_until_ready(process: subprocess.Popen[bytes], url: str, token: str, tim
     while True:
         if process.poll() is not None:
             raise RuntimeError(f"the Rasa server exited with code {process.returncode}")
-        try:
-            if httpx.get(f"{url}/status", params={"token": token}, timeout=2).json().get("model_file"):
-                return
-        except (httpx.HTTPError, ValueError):
-            pass
+        if rasa_ready(url, token):
+            return
         if time.monotonic() > deadline:
             raise RuntimeError(f"the Rasa server was not ready after {timeout_seconds:.0f} s")
         time.sleep(0.5)

@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     smtp_recipients: str = ""
     # The console's address as staff open it (linked from the e-mail).
     staff_console_url: str = "http://127.0.0.1:8080/staff"
+    # Message texts (and finished inbox and outbox rows) older than this are deleted, checked at
+    # start and every RETENTION_INTERVAL_MINUTES (bot/retention.py).
+    message_retention_days: int = Field(default=30, ge=1)
+    retention_interval_minutes: float = Field(default=60, gt=0)
 
     @field_validator("database_url")
     @classmethod

@@ -1,0 +1,99 @@
+"""Retention: what users wrote, and what the bot answered them, is deleted when its time is up.
+
+Message texts (the conversation, `messages`) older than MESSAGE_RETENTION_DAYS go, and so do the
+inbox and outbox rows that carry texts (`inbound`, `outbound`) once they are finished and as old.
+A user's settings (language, the topic of the moment) stay until the user deletes them (/delete).
+The application purges at start and then every RETENTION_INTERVAL_MINUTES; with several
+processes, one purges at a time (a PostgreSQL advisory lock; the others skip that round).
+
+    python -m bot.retention    # purge now, with the settings from the environment
+"""
+
+import asyncio
+import datetime as dt
+import logging
+import sys
+from dataclasses import dataclass
+
+from sqlalchemy import delete, text
+from sqlalchemy.engine import CursorResult
+
+from bot.errors import ConfigError
+from bot.settings import load_settings
+from bot.storage import Case, Inbound, Message, Outbound, Storage, make_engine, migrate, utcnow
+
+log = logging.getLogger(__name__)
+RETENTION_LOCK = 482_023_2024  # beside storage.MIGRATION_LOCK
+
+
+@dataclass(frozen=True)
+class Purged:
+    """How many rows of each kind a purge deleted; `skipped` when another process was purging."""
+
+    messages: int = 0
+    inbound: int = 0
+    outbound: int = 0
+    cases: int = 0
+    skipped: bool = False
+
+
+async def purge(storage: Storage, message_days: int, now: dt.datetime | None = None, case_days: int = 90) -> Purged:
+    """Delete messages older than `message_days`, finished inbox and outbox rows as old, and handoff
+    cases closed more than `case_days` ago, in one transaction. Consent records stay (they prove
+    what a user agreed to; deleted with the user on /delete)."""
+    cutoff = (now or utcnow()) - dt.timedelta(days=message_days)
+    case_cutoff = (now or utcnow()) - dt.timedelta(days=case_days)
+    async with storage.session() as session, session.begin():
+        if storage.engine.dialect.name == "postgresql":
+            locked = await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": RETENTION_LOCK})
+            if not locked:
+                return Purged(skipped=True)
+        counts = []
+        for statement in (
+            delete(Message).where(Message.created_at < cutoff),
+            delete(Inbound).where(Inbound.status != "pending", Inbound.received_at < cutoff),
+            delete(Outbound).where(Outbound.status != "pending", Outbound.created_at < cutoff),
+            delete(Case).where(Case.status == "closed", Case.closed_at < case_cutoff),
+        ):
+            result = await session.execute(statement)
+            counts.append(result.rowcount if isinstance(result, CursorResult) else 0)
+    return Purged(messages=counts[0], inbound=counts[1], outbound=counts[2], cases=counts[3])
+
+
+async def purge_every(storage: Storage, message_days: int, interval_seconds: float, case_days: int = 90) -> None:
+    """The scheduled job: purge, then wait `interval_seconds`, for ever (run under `supervise`)."""
+    while True:
+        purged = await purge(storage, message_days, case_days=case_days)
+        if purged.messages or purged.inbound or purged.outbound or purged.cases:
+            log.info("retention: deleted %d messages, %d inbox and %d outbox rows older than %d days, %d cases "
+                     "closed more than %d days ago", purged.messages, purged.inbound, purged.outbound, message_days,
+                     purged.cases, case_days)
+        await asyncio.sleep(interval_seconds)
+
+
+async def _purge_now() -> Purged:
+    settings = load_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        await migrate(engine)
+        return await purge(Storage(engine), settings.message_retention_days, case_days=settings.case_retention_days)
+    finally:
+        await engine.dispose()
+
+
+def main() -> int:
+    try:
+        purged = asyncio.run(_purge_now())
+    except ConfigError as error:
+        print(f"cannot start: {error}", file=sys.stderr)
+        return 2
+    if purged.skipped:
+        print("another process is purging right now; nothing done")
+        return 1
+    print(f"deleted {purged.messages} messages, {purged.inbound} inbox rows, {purged.outbound} outbox rows, "
+          f"{purged.cases} closed cases")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
