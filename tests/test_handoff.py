@@ -383,3 +383,20 @@ async def test_staff_are_told_of_a_new_case_by_e_mail_urgent_ones_marked(
     assert len(subjects) == 2 and subjects[0].startswith("DRINGEND: Neuer Fall")
     assert subjects[1].startswith("Neuer Fall") and all(m["To"] == "team@herne.example" for m in inbox.mails)
     assert "ich will mich" not in str(inbox.mails[0])  # no message text in the mail
+
+
+def say(user: str, text: str) -> Any:
+    from bot.messages import IncomingMessage
+
+    return IncomingMessage("web", user, dt.datetime.now(dt.timezone.utc), text=text)
+
+
+async def test_a_person_is_offered_with_every_out_of_scope_answer_and_after_two_misunderstood_messages(
+        dialogue: Dialogue) -> None:
+    offer = "Ihre letzten zwei Nachrichten nicht verstanden"  # the FAKE NLU answers out_of_scope
+    first = await dialogue.handle(say("u1", "wie ist das wetter morgen in herne"))
+    assert first.topic == "out_of_scope" and "h" in [b.payload for r in first.replies for b in r.buttons]
+    assert not any(offer in r.text for r in first.replies)
+    second = await dialogue.handle(say("u1", "und wo kann ich ein auto kaufen"))
+    [offered] = [r for r in second.replies if offer in r.text]
+    assert offered.buttons[0].payload == "h"

@@ -163,7 +163,8 @@ async def test_commands_are_registered_in_every_language(webhook: Telegram) -> N
     registered = webhook.fake.sent(method="setMyCommands")
     assert {r["language_code"] for r in registered} == {"de", "en", "ar", "tr", "ro", "uk", "ru", "fa"}
     ukrainian = next(r for r in registered if r["language_code"] == "uk")
-    assert [c["command"] for c in ukrainian["commands"]] == ["start", "menu", "language", "human", "privacy", "delete"]
+    assert [c["command"] for c in ukrainian["commands"]] == ["start", "menu", "language", "human", "cancel", "privacy",
+                                                             "delete"]
     assert ukrainian["commands"][3]["description"] == UK.gettext("Talk to a person")
 
 
