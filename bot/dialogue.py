@@ -34,7 +34,8 @@ from bot.content import ContentStore, Topic
 from bot.errors import NluUnavailable
 from bot.i18n import Language
 from bot.language_detection import LanguageChooser, LanguageGuesser
-from bot.messages import IncomingMessage, Outcome, Reply
+from bot.messages import IncomingMessage, Location, Outcome, Reply
+from bot.normalization import normalize
 from bot.storage import Message, Storage, User, utcnow
 from bot.understanding import UNKNOWN_DETAIL, Interpreter, Nlu, Understanding
 
@@ -89,7 +90,9 @@ class Dialogue:
         """Answer one message of `user`, whose row the caller holds locked in `session`'s
         transaction: the message, the new state and the replies are written there, and stand or
         fall together with the rest of the turn."""
-        inbound = message.text or message.button or f"({message.unsupported}: received, unsupported)"
+        # A shared location is not kept: only that one came.
+        inbound = message.text or message.button or ("(location: received)" if message.location is not None
+                                                     else f"({message.unsupported}: received, unsupported)")
         session.add(Message(user_id=user.id, direction="in", text=inbound, language=user.language,
                             topic="unsupported" if message.unsupported else None, created_at=message.received_at))
         state = _State(user)
@@ -99,6 +102,9 @@ class Dialogue:
         if message.unsupported:
             language = state.language or self._hinted(message.language_hint) or self._default
             result = unsupported_message(self.turn(language))
+        elif message.location is not None:
+            language = state.language or self._hinted(message.language_hint) or self._default
+            result = self._on_location(message.location, self.turn(language))
         elif message.button == DELETE_CONFIRM and _asked_recently(user.delete_asked_at, message.received_at):
             language = state.language or self._hinted(message.language_hint) or self._default
             await self._storage.delete_user(session, user.id)
@@ -168,6 +174,20 @@ class Dialogue:
                 return answer_topic(turn, topic, slot_value=value or None, ask_slot=False), language
         # An unknown payload (an old button, a typo in a channel): show the menu, never drop it.
         return show_menu(turn), language
+
+    def _on_location(self, where: Location, turn: Turn) -> ActionResult:
+        """A shared location: the answer for the district its name or address names (as the
+        user's app gave them, e.g. "44627 Herne-Sodingen"), else the district question.
+        Coordinates alone decide nothing: the content has no district boundaries to test them
+        against, and a guess near a border would send the user to the wrong team."""
+        topic = next((t for t in self._content.topics.values() if t.slot is not None and t.slot.entity == "district"),
+                     None)
+        if topic is None or topic.slot is None:
+            return show_menu(turn)
+        said = f" {normalize(f'{where.name} {where.address}')} "
+        named = [value for value, title in topic.slot.values.items() if f" {normalize(title)} " in said]
+        # "Wanne-Eickel" names two districts: ask.
+        return answer_topic(turn, topic, slot_value=named[0] if len(named) == 1 else None)
 
     # -- free text -----------------------------------------------------------------------
 

@@ -10,6 +10,9 @@ class Button:
 
     title: str
     payload: str
+    # The title in at most 20 characters, for channels with short buttons (WhatsApp), written by
+    # hand where `title` is longer ("" when the title itself is short enough).
+    short: str = ""
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,16 @@ class Place:
         from urllib.parse import quote
 
         return f"https://www.openstreetmap.org/search?query={quote(self.address)}"
+
+
+@dataclass(frozen=True)
+class Location:
+    """A place the user shared: coordinates, and the name and address their app attached, if any."""
+
+    latitude: float
+    longitude: float
+    name: str = ""
+    address: str = ""
 
 
 @dataclass(frozen=True)
@@ -50,6 +63,8 @@ class IncomingMessage:
     language_hint: str = ""
     # What arrived when it was no text the bot can read ("voice", "photo", "sticker"...).
     unsupported: str = ""
+    # A shared location (WhatsApp): answered with its district when the dialogue can tell it.
+    location: Location | None = None
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from starlette.routing import BaseRoute
 
-from bot.messages import Button, IncomingMessage, Place, Reply
+from bot.messages import Button, IncomingMessage, Location, Place, Reply
 
 
 @dataclass(frozen=True)
@@ -33,12 +33,16 @@ class Outgoing:
     recipient: str
     reply: Reply | None
     ack: dict[str, str] | None = None
+    attempts: int = 0  # earlier attempts to send this item (for a channel's own backoff)
 
 
 # What `Channel.send` reports.
 @dataclass(frozen=True)
 class Sent:
-    pass
+    """Sent; `external_ids`: the platform's ids of the messages it became (WhatsApp's wamids),
+    for the delivery reports the platform sends later."""
+
+    external_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,15 @@ class Rejected:
     reason: str
 
 
-SendResult = Sent | RetryAfter | Blocked | Rejected
+@dataclass(frozen=True)
+class Held:
+    """The platform takes this message only after the recipient writes again (WhatsApp's 24-hour
+    window; the channel has told them there is news): keep it, and their later ones, until then."""
+
+    reason: str
+
+
+SendResult = Sent | RetryAfter | Blocked | Rejected | Held
 
 
 class Channel(Protocol):
@@ -82,7 +94,8 @@ class Channel(Protocol):
 
 
 def reply_to_json(reply: Reply) -> dict[str, Any]:
-    body: dict[str, Any] = {"text": reply.text, "buttons": [{"title": b.title, "payload": b.payload} for b in reply.buttons]}
+    body: dict[str, Any] = {"text": reply.text, "buttons": [
+        {"title": b.title, "payload": b.payload} | ({"short": b.short} if b.short else {}) for b in reply.buttons]}
     if reply.place is not None:
         place = reply.place
         body["place"] = {"name": place.name, "address": place.address, "latitude": place.latitude,
@@ -94,20 +107,29 @@ def reply_from_json(body: dict[str, Any]) -> Reply:
     place = body.get("place")
     return Reply(
         text=str(body["text"]),
-        buttons=tuple(Button(str(b["title"]), str(b["payload"])) for b in body.get("buttons", [])),
+        buttons=tuple(Button(str(b["title"]), str(b["payload"]), str(b.get("short", ""))) for b in body.get("buttons", [])),
         place=Place(place["name"], place["address"], place.get("latitude"), place.get("longitude")) if place else None,
     )
 
 
 def message_to_json(message: IncomingMessage) -> str:
-    return json.dumps({"channel": message.channel, "user_ref": message.user_ref,
-                       "received_at": message.received_at.isoformat(), "text": message.text,
-                       "button": message.button, "language_hint": message.language_hint,
-                       "unsupported": message.unsupported}, ensure_ascii=False)
+    body: dict[str, Any] = {"channel": message.channel, "user_ref": message.user_ref,
+                            "received_at": message.received_at.isoformat(), "text": message.text,
+                            "button": message.button, "language_hint": message.language_hint,
+                            "unsupported": message.unsupported}
+    if message.location is not None:
+        where = message.location
+        body["location"] = {"latitude": where.latitude, "longitude": where.longitude, "name": where.name,
+                            "address": where.address}
+    return json.dumps(body, ensure_ascii=False)
 
 
 def message_from_json(text: str) -> IncomingMessage:
     data = json.loads(text)
+    where = data.get("location")
+    location = Location(float(where["latitude"]), float(where["longitude"]), where["name"], where["address"]) \
+        if where else None
     return IncomingMessage(channel=data["channel"], user_ref=data["user_ref"],
                            received_at=dt.datetime.fromisoformat(data["received_at"]), text=data["text"],
-                           button=data["button"], language_hint=data["language_hint"], unsupported=data["unsupported"])
+                           button=data["button"], language_hint=data["language_hint"], unsupported=data["unsupported"],
+                           location=location)
