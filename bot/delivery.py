@@ -168,7 +168,7 @@ class Delivery:
         """A platform's delivery report on a message we sent (sent, delivered, read, failed).
         `unreachable`: the platform says the recipient cannot get messages; nothing more goes to them."""
         async with self._storage.session() as session, session.begin():
-            report = await self._report_row(session, channel, external_id, status)
+            report = await self._report_row(session, channel, external_id, status, error)
             if REPORT_ORDER.get(status, 0) > REPORT_ORDER.get(report.status, 0):
                 report.status, report.error, report.status_at = status, error, utcnow()
             outbound = await session.get(Outbound, report.outbound_id) if report.outbound_id is not None else None
@@ -179,14 +179,16 @@ class Delivery:
                 await self._unreachable(session, channel, outbound.recipient)
 
     @staticmethod
-    async def _report_row(session: AsyncSession, channel: str, external_id: str, status: str) -> SentMessage:
+    async def _report_row(session: AsyncSession, channel: str, external_id: str, status: str,
+                          error: str | None = None) -> SentMessage:
         """The row of a platform message, made now if its report came before its send was recorded."""
         query = select(SentMessage).where(SentMessage.channel == channel, SentMessage.external_id == external_id)
         report = await session.scalar(query)
         if report is None:
             try:
                 async with session.begin_nested():
-                    report = SentMessage(channel=channel, external_id=external_id, status=status, status_at=utcnow())
+                    report = SentMessage(channel=channel, external_id=external_id, status=status, error=error,
+                                         status_at=utcnow())
                     session.add(report)
             except IntegrityError:  # recorded meanwhile by the send, or by another report
                 report = await session.scalar(query)
