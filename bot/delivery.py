@@ -164,9 +164,11 @@ class Delivery:
         return _aware(last) if last is not None else None
 
     async def record_report(self, channel: str, external_id: str, status: str, error: str | None = None,
-                            unreachable: bool = False) -> None:
+                            unreachable: bool = False, hold: bool = False) -> None:
         """A platform's delivery report on a message we sent (sent, delivered, read, failed).
-        `unreachable`: the platform says the recipient cannot get messages; nothing more goes to them."""
+        `unreachable`: the platform says the recipient cannot get messages; nothing more goes to them.
+        `hold`: the platform refused it until the recipient writes again (WhatsApp's 131047,
+        reported after the send): the reply is held again and goes out when they write."""
         async with self._storage.session() as session, session.begin():
             report = await self._report_row(session, channel, external_id, status, error)
             if REPORT_ORDER.get(status, 0) > REPORT_ORDER.get(report.status, 0):
@@ -177,6 +179,8 @@ class Delivery:
                           report.outbound_id, error)
             if unreachable and outbound is not None:
                 await self._unreachable(session, channel, outbound.recipient)
+            elif hold and outbound is not None and outbound.status == "sent":
+                outbound.status, outbound.last_error = "held", error
 
     @staticmethod
     async def _report_row(session: AsyncSession, channel: str, external_id: str, status: str,

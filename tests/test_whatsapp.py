@@ -344,6 +344,27 @@ async def test_a_refusal_for_the_window_holds_the_reply_and_is_not_retried(whats
     assert [(s.body["type"], s.ok) for s in whatsapp.fake.sends] == [("text", False), ("template", True)]
 
 
+async def test_a_late_window_refusal_holds_the_reply_until_the_user_writes(whatsapp: WhatsApp) -> None:
+    """Meta may report 131047 only afterwards, as a `failed` status: the reply is held again and
+    goes out (once) when the user writes."""
+    await whatsapp.deliver(text("wamid.LATE1", "/menu"))
+    await whatsapp.fake.wait_for(1, USER)
+    await whatsapp.settled()
+    reports = copy.deepcopy(sample("statuses"))
+    failed = reports["entry"][0]["changes"][0]["value"]["statuses"][2]
+    failed.update(id=whatsapp.fake.sends[0].wamid, errors=[{"code": 131047, "title": "Re-engagement message",
+                                                            "error_data": {"details": "More than 24 hours."}}])
+    reports["entry"][0]["changes"][0]["value"]["statuses"] = [failed]
+    await whatsapp.deliver(reports)
+    [row] = await whatsapp.rows(Outbound)
+    assert row.status == "held"
+    await whatsapp.deliver(text("wamid.LATE2", "/privacy"))
+    sent = await whatsapp.fake.wait_for(3, USER)
+    assert shown(sent[1]) == shown(sent[0])  # the held menu again, then the answer
+    [user] = await whatsapp.rows(User)
+    assert user.active is True
+
+
 async def test_messages_left_pending_are_answered_after_a_restart(
     database_url: str, rasa_server: tuple[str, str], guesser: LanguageGuesser
 ) -> None:

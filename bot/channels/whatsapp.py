@@ -171,6 +171,7 @@ class Report:
     status: str
     error: str | None
     unreachable: bool
+    hold: bool  # refused for the 24-hour window: send again when the user writes
 
 
 @dataclass(frozen=True)
@@ -210,8 +211,8 @@ def parse_report(status: dict[str, Any]) -> Report:
     errors = status.get("errors") or []
     error = "; ".join(f"({e.get('code')}) {e.get('title', '')}: {(e.get('error_data') or {}).get('details', '')}"
                       for e in errors) or None
-    unreachable = any(e.get("code") == UNDELIVERABLE for e in errors)
-    return Report(str(status["id"]), str(status["status"]), error, unreachable)
+    codes = {e.get("code") for e in errors}
+    return Report(str(status["id"]), str(status["status"]), error, UNDELIVERABLE in codes, OUTSIDE_WINDOW in codes)
 
 
 def parse_update(data: Any, phone_number_id: str) -> Update:
@@ -244,7 +245,7 @@ class WhatsAppChannel:
     def __init__(self, access_token: str, app_secret: str, verify_token: str, phone_number_id: str,
                  api_base_url: str, template_name: str, template_language: str, storage: Storage,
                  receive: Callable[[Received], Awaitable[int | None]],
-                 record_report: Callable[[str, str, str, str | None, bool], Awaitable[None]],
+                 record_report: Callable[[str, str, str, str | None, bool, bool], Awaitable[None]],
                  last_message_at: Callable[[str, str], Awaitable[dt.datetime | None]],
                  languages: dict[str, Language], default_language: str,
                  clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)) -> None:
@@ -314,7 +315,8 @@ class WhatsAppChannel:
         for received in update.received:
             await self._receive(await self._numbered_choice(received))
         for report in update.reports:
-            await self._record_report(CHANNEL, report.external_id, report.status, report.error, report.unreachable)
+            await self._record_report(CHANNEL, report.external_id, report.status, report.error, report.unreachable,
+                                      report.hold)
         return 200, {"ok": True}
 
     async def _numbered_choice(self, received: Received) -> Received:
