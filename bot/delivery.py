@@ -397,6 +397,8 @@ class Delivery:
                           attempts, result.reason)
         elif isinstance(result, Blocked):
             values |= {"status": "blocked", "last_error": result.reason}
+            log.info("%s: outbox row %s: the recipient blocked the bot or cannot be reached: %s", row.channel, row.id,
+                     result.reason)
         elif isinstance(result, Rejected):
             values |= {"status": "failed", "last_error": result.reason}
             log.error("%s: outbox row %s rejected: %s", row.channel, row.id, result.reason)

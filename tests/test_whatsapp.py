@@ -6,6 +6,7 @@ import asyncio
 import copy
 import datetime as dt
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -61,6 +62,13 @@ def options(body: dict[str, Any]) -> list[str]:
     if interactive["type"] == "button":
         return [b["reply"]["id"] for b in interactive["action"]["buttons"]]
     return [row["id"] for section in interactive["action"]["sections"] for row in section["rows"]]
+
+
+def ours(caplog: pytest.LogCaptureFixture) -> str:
+    """What the application and its HTTP clients logged (the SQL drivers' own DEBUG output, which
+    echoes query parameters, is off in production)."""
+    return "\n".join(record.getMessage() for record in caplog.records
+                     if record.name.startswith(("bot", "httpx", "uvicorn", "starlette")))
 
 
 def shown(body: dict[str, Any]) -> str:
@@ -269,7 +277,9 @@ async def test_a_server_error_is_retried(whatsapp: WhatsApp) -> None:
     assert (row.status, row.attempts) == ("sent", 2)
 
 
-async def test_an_undeliverable_user_is_marked_and_not_retried(whatsapp: WhatsApp) -> None:
+async def test_an_undeliverable_user_is_marked_and_not_retried(whatsapp: WhatsApp,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     whatsapp.fake.failures[USER] = ["131026"]
     await whatsapp.deliver(text("wamid.UND", "/menu"))
     rows = await whatsapp.settled()
@@ -278,6 +288,7 @@ async def test_an_undeliverable_user_is_marked_and_not_retried(whatsapp: WhatsAp
     assert len(whatsapp.fake.sends) == 1
     [user] = await whatsapp.rows(User)
     assert user.active is False
+    assert "131026" in ours(caplog) and USER not in ours(caplog)  # logged, without the phone number
 
 
 async def test_delivery_reports_are_recorded_on_the_sent_message_and_never_answered(whatsapp: WhatsApp) -> None:
@@ -312,10 +323,12 @@ async def test_a_failed_report_of_an_undeliverable_message_marks_the_user(whatsa
     assert user.active is False
 
 
-async def test_outside_the_24_hour_window_the_template_goes_and_the_reply_waits(whatsapp: WhatsApp) -> None:
+async def test_outside_the_24_hour_window_the_template_goes_and_the_reply_waits(
+        whatsapp: WhatsApp, caplog: pytest.LogCaptureFixture) -> None:
     """A message Meta timestamps 25 hours ago, and a later reply queued by anyone (a case manager's
     answer through Delivery.enqueue): no free-form message, one template; both go out, in order,
     when the user writes again."""
+    caplog.set_level(logging.DEBUG)
     await whatsapp.deliver(text("wamid.OLD", "/menu", hours_ago=25))
     [template] = await whatsapp.fake.wait_for(1, USER, kind="template")
     assert template["template"] == {"name": TEMPLATE, "language": {"code": "de"}}
@@ -331,6 +344,7 @@ async def test_outside_the_24_hour_window_the_template_goes_and_the_reply_waits(
     assert [b["type"] for b in sent][:3] == ["template", "text", "text"]
     assert "\n1. " in shown(sent[1]) and shown(sent[2]) == "Antwort der Case Managerin"
     assert {r.status for r in await whatsapp.settled()} == {"sent"}
+    assert "held" in ours(caplog) and USER not in ours(caplog)
 
 
 async def test_a_refusal_for_the_window_holds_the_reply_and_is_not_retried(whatsapp: WhatsApp) -> None:
