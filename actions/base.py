@@ -40,11 +40,13 @@ class ActionResult:
 
 
 def topic_button(turn: Turn, topic_id: str) -> Button:
-    return Button(turn.content.topics[topic_id].texts[turn.language.code].title, TOPIC_PREFIX + topic_id)
+    text = turn.content.topics[topic_id].texts[turn.language.code]
+    return Button(text.title, TOPIC_PREFIX + topic_id, text.short_title)
 
 
 def person_button(turn: Turn) -> Button:
-    return Button(turn._("Talk to a person"), HANDOFF)
+    short = turn.language.pgettext("button, at most 20 characters", "Talk to a person")
+    return Button(turn._("Talk to a person"), HANDOFF, short)
 
 
 def menu_button(turn: Turn) -> Button:

@@ -24,6 +24,7 @@ def unsupported_language(german: Turn, english: Turn) -> ActionResult:
         t._("Sorry, I do not speak your language yet. Please choose one of these languages, or talk to a person.")
         for t in (german, english)
     )
-    person = Button(f"{german._('Talk to a person')} / {english._('Talk to a person')}", HANDOFF)
+    person = Button(f"{german._('Talk to a person')} / {english._('Talk to a person')}", HANDOFF,
+                    english.language.pgettext("button, at most 20 characters", "Talk to a person"))
     buttons = language_buttons(german) + (person,)
     return ActionResult("unsupported_language", (Reply(text, buttons),))

@@ -22,6 +22,7 @@ from bot import web_page
 from bot.channels.base import Channel
 from bot.channels.telegram import TelegramChannel
 from bot.channels.web import Identity, WebChannel
+from bot.channels.whatsapp import WhatsAppChannel
 from bot.content import load_content
 from bot.delivery import Delivery, Retries, supervise
 from bot.dialogue import Dialogue
@@ -118,6 +119,13 @@ def create_app(settings: Settings, guesser: LanguageGuesser | None = None) -> St
             settings.telegram_bot_token, settings.telegram_api_base_url, settings.telegram_mode,
             settings.telegram_webhook_url, settings.telegram_webhook_secret, delivery.receive, languages,
             settings.telegram_poll_timeout,
+        ))
+    if settings.whatsapp_access_token:
+        channels.append(WhatsAppChannel(
+            settings.whatsapp_access_token, settings.whatsapp_app_secret, settings.whatsapp_verify_token,
+            settings.whatsapp_phone_number_id, settings.whatsapp_api_base_url, settings.whatsapp_template_name,
+            settings.whatsapp_template_language, storage, delivery.receive, delivery.record_report,
+            delivery.last_message_at, languages, settings.default_language,
         ))
     starters = [ChannelStarter(channel) for channel in channels]
     for channel in channels:

@@ -74,6 +74,9 @@ class LanguageText(_Strict):
 
     status: Literal["reviewed", "draft"]
     title: str = Field(min_length=1, max_length=40)
+    # The title in at most 20 characters, for WhatsApp's reply buttons; needed when `title` is
+    # longer (tests/test_whatsapp_titles.py). Written, never cut.
+    short_title: str = Field(default="", max_length=20)
     answer: str = Field(min_length=1)
     ask: str = ""
     unknown: str = ""

@@ -8,7 +8,11 @@ Turn: one transaction per message: claim the inbox row, lock the user, let the d
       apology in their language. It never holds up other users.
 Out:  the outbox worker leases due rows (oldest first, one at a time per recipient, so each
       conversation keeps its order), asks the channel to render and send them, and records what
-      the channel reports: sent, retry after t, recipient blocked, rejected for good.
+      the channel reports: sent (with the platform's message ids, for its delivery reports),
+      retry after t, recipient blocked, rejected for good, or held: the platform takes it only
+      after the recipient writes again (WhatsApp's 24-hour window). A held row and everything
+      queued behind it for that recipient wait, and go out when the next message from them is
+      stored.
 
 Several processes may share one PostgreSQL database: rows are claimed with
 `SELECT … FOR UPDATE SKIP LOCKED`, users are row-locked for their turn, and an outbox lease that
@@ -32,6 +36,7 @@ from sqlalchemy.orm import aliased
 from bot.channels.base import (
     Blocked,
     Channel,
+    Held,
     Outgoing,
     Received,
     Rejected,
@@ -43,7 +48,7 @@ from bot.channels.base import (
 from bot.dialogue import Dialogue
 from bot.handoff import Notifier
 from bot.messages import IncomingMessage, Outcome, Reply, reply_from_json, reply_to_json
-from bot.storage import Inbound, Outbound, Storage, User, utcnow
+from bot.storage import Inbound, Outbound, SentMessage, Storage, User, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +58,8 @@ INLINE_LEASE = dt.timedelta(seconds=30)
 SEND_LEASE = dt.timedelta(seconds=60)
 MAX_SEND_ATTEMPTS = 8
 MAX_BACKOFF_SECONDS = 300.0
+# Delivery reports only move forward (a late "delivered" does not undo "read"); "failed" is final.
+REPORT_ORDER = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}
 POLL_SECONDS = 1.0  # how often workers look for rows another process stored
 
 
@@ -136,15 +143,72 @@ class Delivery:
         try:
             async with self._storage.session() as session, session.begin():
                 row_id = (await session.execute(store)).scalar_one()
+                # They wrote: what waited for that (outside WhatsApp's 24-hour window) goes out now.
+                released = (await session.execute(
+                    update(Outbound).where(Outbound.channel == message.channel, Outbound.recipient == received.reply_to,
+                                           Outbound.status == "held").values(status="pending", next_attempt_at=utcnow())
+                    .returning(Outbound.id))).all()
         except IntegrityError:
             log.info("%s message %s delivered again; already stored", message.channel, received.external_id)
             return None
+        if released:
+            self._outbound_ready.set()
         if inline:
             self._busy.add(row_id)
             self._inline[row_id] = message
         else:
             self._inbound_ready.set()
         return row_id
+
+    async def last_message_at(self, channel: str, reply_to: str) -> dt.datetime | None:
+        """When the platform says the newest stored message from this address was sent."""
+        async with self._storage.session() as session:
+            last = await session.scalar(select(func.max(Inbound.platform_at)).where(
+                Inbound.channel == channel, Inbound.reply_to == reply_to))
+        return _aware(last) if last is not None else None
+
+    async def record_report(self, channel: str, external_id: str, status: str, error: str | None = None,
+                            unreachable: bool = False, hold: bool = False) -> None:
+        """A platform's delivery report on a message we sent (sent, delivered, read, failed).
+        `unreachable`: the platform says the recipient cannot get messages; nothing more goes to them.
+        `hold`: the platform refused it until the recipient writes again (WhatsApp's 131047,
+        reported after the send): the reply is held again and goes out when they write."""
+        async with self._storage.session() as session, session.begin():
+            report = await self._report_row(session, channel, external_id, status, error)
+            if REPORT_ORDER.get(status, 0) > REPORT_ORDER.get(report.status, 0):
+                report.status, report.error, report.status_at = status, error, utcnow()
+            outbound = await session.get(Outbound, report.outbound_id) if report.outbound_id is not None else None
+            if status == "failed":
+                log.error("%s: message %s (outbox row %s) failed: %s", channel, external_id,
+                          report.outbound_id, error)
+            if unreachable and outbound is not None:
+                await self._unreachable(session, channel, outbound.recipient)
+            elif hold and outbound is not None and outbound.status == "sent":
+                outbound.status, outbound.last_error = "held", error
+
+    @staticmethod
+    async def _report_row(session: AsyncSession, channel: str, external_id: str, status: str,
+                          error: str | None = None) -> SentMessage:
+        """The row of a platform message, made now if its report came before its send was recorded."""
+        query = select(SentMessage).where(SentMessage.channel == channel, SentMessage.external_id == external_id)
+        report = await session.scalar(query)
+        if report is None:
+            try:
+                async with session.begin_nested():
+                    report = SentMessage(channel=channel, external_id=external_id, status=status, error=error,
+                                         status_at=utcnow())
+                    session.add(report)
+            except IntegrityError:  # recorded meanwhile by the send, or by another report
+                report = await session.scalar(query)
+                assert report is not None
+        return report
+
+    @staticmethod
+    async def _unreachable(session: AsyncSession, channel: str, recipient: str) -> None:
+        await session.execute(update(Outbound).where(Outbound.channel == channel, Outbound.recipient == recipient,
+                                                     Outbound.status.in_(("pending", "held"))).values(status="blocked"))
+        await session.execute(update(User).where(User.channel == channel, User.channel_user_id == recipient)
+                              .values(active=False))
 
     async def answer_now(self, row_id: int) -> Outcome | None:
         """Answer a stored message in the caller's request; its replies are returned, not queued.
@@ -321,6 +385,13 @@ class Delivery:
 
     async def _send(self, row: Outbound) -> None:
         channel = self._channels[row.channel]
+        async with self._storage.session() as session, session.begin():
+            waiting = await session.scalar(select(Outbound.id).where(
+                Outbound.channel == row.channel, Outbound.recipient == row.recipient, Outbound.status == "held").limit(1))
+            if waiting is not None:
+                # An earlier reply waits for the recipient to write again: this one waits behind it.
+                await session.execute(update(Outbound).where(Outbound.id == row.id).values(status="held"))
+                return
         if channel.pace_seconds > 0:
             # The platform's pace, also for a row queued after the previous one went out.
             async with self._storage.session() as session, session.begin():
@@ -332,7 +403,7 @@ class Delivery:
                         status="pending", next_attempt_at=due))
                     self._outbound_ready.set()
                     return
-        item = Outgoing(row.id, row.recipient, reply_from_json(json.loads(row.payload)))
+        item = Outgoing(row.id, row.recipient, reply_from_json(json.loads(row.payload)), attempts=row.attempts)
         try:
             result = await channel.send(item)
         except Exception as error:  # a fault in the channel's code: keep the row, try again later
@@ -348,20 +419,29 @@ class Delivery:
             given_up = result.seconds is None and attempts >= MAX_SEND_ATTEMPTS
             values |= {"status": "failed" if given_up else "pending", "last_error": result.reason,
                        "next_attempt_at": now + dt.timedelta(seconds=wait)}
-            if given_up:
-                log.error("%s: outbox row %s to %s not sent after %d attempts: %s", row.channel, row.id,
-                          row.recipient, attempts, result.reason)
+            if given_up:  # (no recipient in logs: on WhatsApp it is a phone number)
+                log.error("%s: outbox row %s not sent after %d attempts: %s", row.channel, row.id,
+                          attempts, result.reason)
         elif isinstance(result, Blocked):
             values |= {"status": "blocked", "last_error": result.reason}
+            log.info("%s: outbox row %s: the recipient blocked the bot or cannot be reached: %s", row.channel, row.id,
+                     result.reason)
         elif isinstance(result, Rejected):
             values |= {"status": "failed", "last_error": result.reason}
-            log.error("%s: outbox row %s to %s rejected: %s", row.channel, row.id, row.recipient, result.reason)
+            log.error("%s: outbox row %s rejected: %s", row.channel, row.id, result.reason)
+        elif isinstance(result, Held):
+            values |= {"status": "held", "last_error": result.reason}
+            log.info("%s: outbox row %s held until the recipient writes again: %s", row.channel, row.id, result.reason)
         async with self._storage.session() as session, session.begin():
             await session.execute(update(Outbound).where(Outbound.id == row.id).values(**values))
             mine = (Outbound.channel == row.channel, Outbound.recipient == row.recipient, Outbound.status == "pending")
             if isinstance(result, Blocked):
                 # The user blocked the bot: drop what is queued for them and remember it.
-                await session.execute(update(Outbound).where(*mine).values(status="blocked"))
-                await session.execute(update(User).where(User.channel == row.channel,
-                                                         User.channel_user_id == row.recipient).values(active=False))
+                await self._unreachable(session, row.channel, row.recipient)
+            elif isinstance(result, Held):
+                await session.execute(update(Outbound).where(*mine).values(status="held"))
+            elif isinstance(result, Sent):
+                for external_id in result.external_ids:
+                    report = await self._report_row(session, row.channel, external_id, "sent")
+                    report.outbound_id = row.id
         self._outbound_ready.set()

@@ -51,7 +51,8 @@ from bot.errors import NluUnavailable
 from bot.i18n import Language
 from bot.language_detection import LanguageChooser, LanguageGuesser
 from bot.handoff import TeamHours, acknowledge_due, open_case_of
-from bot.messages import IncomingMessage, OpenedCase, Outcome, Reply, reply_to_json
+from bot.messages import IncomingMessage, Location, OpenedCase, Outcome, Reply, reply_to_json
+from bot.normalization import normalize
 from bot.storage import Case, Consent, Message, Storage, User, utcnow
 from bot.understanding import UNKNOWN_DETAIL, Interpreter, Nlu, Remembered, Understanding
 
@@ -141,7 +142,9 @@ class Dialogue:
         While the user's conversation is with the case-management team (an open case), the bot
         does not answer: the message is kept for the team, and the user hears at most a short
         acknowledgement every ten minutes; a crisis still gets the crisis reply at once."""
-        inbound = message.text or message.button or f"({message.unsupported}: received, unsupported)"
+        # A shared location is not kept: only that one came.
+        inbound = message.text or message.button or ("(location: received)" if message.location is not None
+                                                     else f"({message.unsupported}: received, unsupported)")
         conversation = [_message_row(user.id, "in", inbound, user.language, message.received_at,
                                      topic="unsupported" if message.unsupported else None)]
         state = _State(user)
@@ -157,6 +160,9 @@ class Dialogue:
         elif message.unsupported:
             language = state.language or self._hinted(message.language_hint) or self._default
             result = unsupported_message(self.turn(language))
+        elif message.location is not None:
+            language = state.language or self._hinted(message.language_hint) or self._default
+            result = self._on_location(message.location, self.turn(language))
         elif message.button == DELETE_CONFIRM and _asked_recently(user.delete_asked_at, message.received_at):
             language = state.language or self._hinted(message.language_hint) or self._default
             await self._storage.delete_user(session, user.id)
@@ -290,6 +296,20 @@ class Dialogue:
                 return answer_topic(turn, topic, slot_value=value or None, ask_slot=False), language
         # An unknown payload (an old button, a typo in a channel): show the menu, never drop it.
         return show_menu(turn), language
+
+    def _on_location(self, where: Location, turn: Turn) -> ActionResult:
+        """A shared location: the answer for the district its name or address names (as the
+        user's app gave them, e.g. "44627 Herne-Sodingen"), else the district question.
+        Coordinates alone decide nothing: the content has no district boundaries to test them
+        against, and a guess near a border would send the user to the wrong team."""
+        topic = next((t for t in self._content.topics.values() if t.slot is not None and t.slot.entity == "district"),
+                     None)
+        if topic is None or topic.slot is None:
+            return show_menu(turn)
+        said = f" {normalize(f'{where.name} {where.address}')} "
+        named = [value for value, title in topic.slot.values.items() if f" {normalize(title)} " in said]
+        # "Wanne-Eickel" names two districts: ask.
+        return answer_topic(turn, topic, slot_value=named[0] if len(named) == 1 else None)
 
     # -- free text -----------------------------------------------------------------------
 

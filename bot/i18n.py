@@ -44,6 +44,10 @@ class Language:
     def gettext(self, message: str) -> str:
         return self.translations.gettext(message)
 
+    def pgettext(self, context: str, message: str) -> str:
+        """A translation for one use of a text (`context`: "button, at most 20 characters")."""
+        return str(self.translations.pgettext(context, message))
+
 
 def _native_name(locale: Locale) -> str:
     name = locale.get_display_name(locale) or locale.language

@@ -11,6 +11,9 @@ class Button:
 
     title: str
     payload: str
+    # The title in at most 20 characters, for channels with short buttons (WhatsApp), written by
+    # hand where `title` is longer ("" when the title itself is short enough).
+    short: str = ""
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,16 @@ class Place:
         from urllib.parse import quote
 
         return f"https://www.openstreetmap.org/search?query={quote(self.address)}"
+
+
+@dataclass(frozen=True)
+class Location:
+    """A place the user shared: coordinates, and the name and address their app attached, if any."""
+
+    latitude: float
+    longitude: float
+    name: str = ""
+    address: str = ""
 
 
 @dataclass(frozen=True)
@@ -51,6 +64,8 @@ class IncomingMessage:
     language_hint: str = ""
     # What arrived when it was no text the bot can read ("voice", "photo", "sticker"...).
     unsupported: str = ""
+    # A shared location (WhatsApp): answered with its district when the dialogue can tell it.
+    location: Location | None = None
 
 
 @dataclass(frozen=True)
@@ -79,7 +94,8 @@ class Outcome:
 
 
 def reply_to_json(reply: Reply) -> dict[str, Any]:
-    body: dict[str, Any] = {"text": reply.text, "buttons": [{"title": b.title, "payload": b.payload} for b in reply.buttons]}
+    body: dict[str, Any] = {"text": reply.text, "buttons": [
+        {"title": b.title, "payload": b.payload} | ({"short": b.short} if b.short else {}) for b in reply.buttons]}
     if reply.place is not None:
         place = reply.place
         body["place"] = {"name": place.name, "address": place.address, "latitude": place.latitude,
@@ -91,6 +107,6 @@ def reply_from_json(body: dict[str, Any]) -> Reply:
     place = body.get("place")
     return Reply(
         text=str(body["text"]),
-        buttons=tuple(Button(str(b["title"]), str(b["payload"])) for b in body.get("buttons", [])),
+        buttons=tuple(Button(str(b["title"]), str(b["payload"]), str(b.get("short", ""))) for b in body.get("buttons", [])),
         place=Place(place["name"], place["address"], place.get("latitude"), place.get("longitude")) if place else None,
     )

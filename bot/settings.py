@@ -41,6 +41,17 @@ class Settings(BaseSettings):
     telegram_webhook_secret: str = ""
     telegram_api_base_url: str = "https://api.telegram.org/bot"
     telegram_poll_timeout: int = Field(default=25, ge=0, le=60)
+    # WhatsApp Business Cloud API: on when the access token is set (then the others are needed).
+    # WHATSAPP_API_BASE_URL is the Graph API's versioned base (a local fake in tests).
+    whatsapp_access_token: str = ""
+    whatsapp_app_secret: str = ""
+    whatsapp_verify_token: str = ""
+    whatsapp_phone_number_id: str = ""
+    whatsapp_api_base_url: str = "https://graph.facebook.com/v21.0"
+    # The approved template sent when a reply is due outside the 24-hour window ("there is a
+    # reply for you, write to us to read it"), and its language code as approved.
+    whatsapp_template_name: str = ""
+    whatsapp_template_language: str = "de"
     # The web chat's cookie is signed with this key; every process must share it. Empty: a
     # key is made once and kept in WEB_SECRET_FILE.
     web_secret: str = ""
@@ -112,11 +123,25 @@ class Settings(BaseSettings):
                 raise ValueError("TELEGRAM_WEBHOOK_SECRET must be 16-256 characters of A-Z a-z 0-9 _ -")
         return self
 
+    @model_validator(mode="after")
+    def _whatsapp_complete(self) -> "Settings":
+        if self.whatsapp_access_token:
+            missing = [name.upper() for name in ("whatsapp_app_secret", "whatsapp_verify_token",
+                                                 "whatsapp_phone_number_id", "whatsapp_template_name")
+                       if not getattr(self, name)]
+            if missing:
+                raise ValueError(f"WhatsApp needs {', '.join(missing)} as well as WHATSAPP_ACCESS_TOKEN")
+            if not self.whatsapp_api_base_url.startswith(("https://", "http://")):
+                raise ValueError("WHATSAPP_API_BASE_URL must be an http(s):// URL such as https://graph.facebook.com/v21.0")
+        return self
+
     def channels(self) -> list[str]:
         """The channels this configuration turns on, for `make run` to print."""
         on = ["web chat"]
         if self.telegram_bot_token:
             on.append(f"Telegram ({self.telegram_mode})")
+        if self.whatsapp_access_token:
+            on.append("WhatsApp")
         return on
 
     def smtp_recipient_list(self) -> list[str]:

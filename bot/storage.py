@@ -106,7 +106,8 @@ class Outbound(Base):
     channel: Mapped[str] = mapped_column(String(32))
     recipient: Mapped[str] = mapped_column(String(128))
     payload: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sent | failed | blocked
+    # pending | sending | sent | failed | blocked | held (waits until the recipient writes again)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -208,6 +209,25 @@ def as_seen(rows: "list[Message]") -> list[str]:
             texts.append(row.text)
             titles.update({b["payload"]: b["title"] for b in json.loads(row.buttons or "[]")})
     return texts
+
+
+class SentMessage(Base):
+    """One platform message an outbox row became (a long reply may become several), by the
+    platform's id (WhatsApp's wamid), with the latest delivery report on it: sent, delivered,
+    read or failed (`error` then says why). A report may arrive before the send is recorded:
+    the row is then made without `outbound_id`, which the send fills in."""
+
+    __tablename__ = "sent_messages"
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_sent_messages_external"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(160))
+    outbound_id: Mapped[int | None] = mapped_column(ForeignKey("outbound.id", ondelete="CASCADE"), nullable=True,
+                                                    index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    status_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 def make_engine(database_url: str) -> AsyncEngine:

@@ -79,3 +79,18 @@ def test_lower_case_variable_is_read_too(monkeypatch: pytest.MonkeyPatch) -> Non
     with pytest.raises(ConfigError) as error:
         load_settings()
     assert "BOT_HTTP_PORT" in str(error.value)
+
+
+def test_whatsapp_is_off_by_default_and_half_a_configuration_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().channels() == ["web chat"]
+    monkeypatch.setenv("WHATSAPP_ACCESS_TOKEN", "token")
+    monkeypatch.setenv("WHATSAPP_APP_SECRET", "secret")
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    for missing in ("WHATSAPP_VERIFY_TOKEN", "WHATSAPP_PHONE_NUMBER_ID", "WHATSAPP_TEMPLATE_NAME"):
+        assert missing in str(error.value)
+    assert "WHATSAPP_APP_SECRET," not in str(error.value)
+    monkeypatch.setenv("WHATSAPP_VERIFY_TOKEN", "verify")
+    monkeypatch.setenv("WHATSAPP_PHONE_NUMBER_ID", "106540352242922")
+    monkeypatch.setenv("WHATSAPP_TEMPLATE_NAME", "ki_reply_waiting")
+    assert load_settings().channels() == ["web chat", "WhatsApp"]

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from starlette.routing import BaseRoute
 
-from bot.messages import IncomingMessage, Reply
+from bot.messages import IncomingMessage, Location, Reply
 
 
 
@@ -34,12 +34,16 @@ class Outgoing:
     recipient: str
     reply: Reply | None
     ack: dict[str, str] | None = None
+    attempts: int = 0  # earlier attempts to send this item (for a channel's own backoff)
 
 
 # What `Channel.send` reports.
 @dataclass(frozen=True)
 class Sent:
-    pass
+    """Sent; `external_ids`: the platform's ids of the messages it became (WhatsApp's wamids),
+    for the delivery reports the platform sends later."""
+
+    external_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,15 @@ class Rejected:
     reason: str
 
 
-SendResult = Sent | RetryAfter | Blocked | Rejected
+@dataclass(frozen=True)
+class Held:
+    """The platform takes this message only after the recipient writes again (WhatsApp's 24-hour
+    window; the channel has told them there is news): keep it, and their later ones, until then."""
+
+    reason: str
+
+
+SendResult = Sent | RetryAfter | Blocked | Rejected | Held
 
 
 class Channel(Protocol):
@@ -83,14 +95,23 @@ class Channel(Protocol):
 
 
 def message_to_json(message: IncomingMessage) -> str:
-    return json.dumps({"channel": message.channel, "user_ref": message.user_ref,
-                       "received_at": message.received_at.isoformat(), "text": message.text,
-                       "button": message.button, "language_hint": message.language_hint,
-                       "unsupported": message.unsupported}, ensure_ascii=False)
+    body: dict[str, Any] = {"channel": message.channel, "user_ref": message.user_ref,
+                            "received_at": message.received_at.isoformat(), "text": message.text,
+                            "button": message.button, "language_hint": message.language_hint,
+                            "unsupported": message.unsupported}
+    if message.location is not None:
+        where = message.location
+        body["location"] = {"latitude": where.latitude, "longitude": where.longitude, "name": where.name,
+                            "address": where.address}
+    return json.dumps(body, ensure_ascii=False)
 
 
 def message_from_json(text: str) -> IncomingMessage:
     data = json.loads(text)
+    where = data.get("location")
+    location = Location(float(where["latitude"]), float(where["longitude"]), where["name"], where["address"]) \
+        if where else None
     return IncomingMessage(channel=data["channel"], user_ref=data["user_ref"],
                            received_at=dt.datetime.fromisoformat(data["received_at"]), text=data["text"],
-                           button=data["button"], language_hint=data["language_hint"], unsupported=data["unsupported"])
+                           button=data["button"], language_hint=data["language_hint"], unsupported=data["unsupported"],
+                           location=location)
