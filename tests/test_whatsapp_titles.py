@@ -9,7 +9,17 @@ import pytest
 from actions.answer_topic import answer_topic
 from actions.base import ActionResult, Turn
 from actions.crisis import crisis
-from actions.handoff import hand_off
+from actions.handoff import (
+    acknowledged,
+    already_with_team,
+    ask_consent,
+    back_with_bot,
+    consent_refused,
+    handed_off,
+    nothing_to_cancel,
+    offer_person,
+    withdrawn,
+)
 from actions.menu import goodbye, greet, show_menu, thanks
 from actions.out_of_scope import clarify, could_not_answer, nlu_unavailable, out_of_scope
 from actions.privacy import ask_to_delete, privacy, unsupported_message
@@ -30,8 +40,11 @@ def results(turn: Turn) -> Iterator[ActionResult]:
     yield from (greet(turn, True), greet(turn, False), show_menu(turn), thanks(turn), goodbye(turn),
                 out_of_scope(turn), could_not_answer(turn), nlu_unavailable(turn), privacy(turn),
                 ask_to_delete(turn), unsupported_message(turn), offer_languages(turn), switch_language(turn),
-                hand_off(turn), crisis(turn), clarify(turn, [t.id for t in CONTENT.menu()][:3]),
-                unsupported_language(Turn(LANGUAGES["de"], CONTENT, LANGUAGES), Turn(LANGUAGES["en"], CONTENT, LANGUAGES)))
+                crisis(turn), clarify(turn, [t.id for t in CONTENT.menu()][:3]),
+                unsupported_language(Turn(LANGUAGES["de"], CONTENT, LANGUAGES), Turn(LANGUAGES["en"], CONTENT, LANGUAGES)),
+                ask_consent(turn, 90), handed_off(turn, None, None), consent_refused(turn), already_with_team(turn),
+                acknowledged(turn), withdrawn(turn), nothing_to_cancel(turn), back_with_bot(turn))
+    yield ActionResult("handoff.offer", (offer_person(turn),))
     for topic in CONTENT.topics.values():
         yield answer_topic(turn, topic)
         yield answer_topic(turn, topic, ask_slot=False)
