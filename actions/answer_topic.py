@@ -30,7 +30,8 @@ def answer_topic(turn: Turn, topic: Topic, slot_value: str | None = None, ask_sl
     buttons = _follow_up_buttons(turn, topic)
     if topic.slot is not None and slot_value in topic.slot.values:
         answer = text.by_value[slot_value]
-        return ActionResult(topic.id, (Reply(_fill(turn, topic, answer), buttons),), context_topic=topic.id)
+        return ActionResult(topic.id, (Reply(_fill(turn, topic, answer), buttons),), context_topic=topic.id,
+                            district=slot_value if topic.slot.entity == "district" else None)
     if topic.slot is not None and ask_slot:
         choices = tuple(
             Button(title, f"{VALUE_PREFIX}{topic.id}:{value}") for value, title in topic.slot.values.items()

@@ -37,6 +37,8 @@ class ActionResult:
     awaiting_slot: str | None = None
     handoff: bool = False
     set_language: str | None = None
+    # A district the user chose or named (kept on the user; a handoff case carries it to staff).
+    district: str | None = None
 
 
 def topic_button(turn: Turn, topic_id: str) -> Button:

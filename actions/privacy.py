@@ -10,8 +10,9 @@ PRIVACY = "p"
 
 def privacy(turn: Turn) -> ActionResult:
     text = turn._(
-        "I store your language, your messages and my answers, so that I can answer in context. "
-        "Nothing else. You can delete all of it at any time with /delete."
+        "I store your language, the district you chose (if any), your messages and my answers, so that I can "
+        "answer in context. If you ask for a person and agree, the KI's case-management team sees this "
+        "conversation, and I keep your answer. You can delete all of it at any time with /delete."
     )
     return ActionResult("privacy", (Reply(text, (Button(turn._("Delete my data"), DELETE_ASK), menu_button(turn))),))
 

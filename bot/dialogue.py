@@ -236,7 +236,7 @@ class Dialogue:
             Message.user_id == user.id, Message.topic == CRISIS, Message.created_at >= now - CRISIS_MAKES_URGENT).limit(1))
         session.add(Consent(user_id=user.id, answer="yes", version=CONSENT_VERSION, created_at=now))
         case = Case(user_id=user.id, channel=message.channel, recipient=recipient, status="waiting",
-                    urgent=crisis_lately is not None, language=language, topic=user.context_topic,
+                    urgent=crisis_lately is not None, language=language, topic=user.context_topic, district=user.district,
                     consent_version=CONSENT_VERSION, created_at=now, acknowledged_at=now)
         session.add(case)
         await session.flush()
@@ -390,6 +390,8 @@ class Dialogue:
         if result.context_topic is not None:
             user.context_topic, user.context_at = result.context_topic, utcnow()
         user.awaiting_slot = result.awaiting_slot
+        if result.district is not None:
+            user.district = result.district
 
 
 def _message_row(user_id: int, direction: str, text: str, language: str | None, at: dt.datetime,

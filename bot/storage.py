@@ -39,6 +39,8 @@ class User(Base):
     context_topic: Mapped[str | None] = mapped_column(String(64), nullable=True)
     context_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     awaiting_slot: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The district the user last chose or named (for the KIM team of their district, and a handoff case).
+    district: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # False once the channel says the user blocked the bot: nothing more is sent to them.
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # When the user was asked to confirm deleting their data; a confirmation counts for 5 minutes.

@@ -43,8 +43,9 @@ CHAT_STRINGS = {
 PRIVACY_STRINGS = {
     "title": _("What I store about you"),
     "stored": _(
-        "I store your language, your messages and my answers, so that I can answer in context. "
-        "Nothing else. You can delete all of it at any time with /delete."
+        "I store your language, the district you chose (if any), your messages and my answers, so that I can "
+        "answer in context. If you ask for a person and agree, the KI's case-management team sees this "
+        "conversation, and I keep your answer. You can delete all of it at any time with /delete."
     ),
     "delete": _("Delete my data"),
     "confirm": _("Delete all your messages and settings here? This cannot be undone."),

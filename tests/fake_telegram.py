@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.serving import served
 
 DATA = Path(__file__).parent / "data" / "telegram"
 TOKEN = "7000000001:AAFakeTokenForTestsOnly_abcdefghijk"
@@ -142,13 +143,5 @@ async def _params(request: Request) -> dict[str, Any]:
 @asynccontextmanager
 async def serve(fake: FakeTelegram, port: int) -> AsyncIterator[str]:
     """Run the fake on 127.0.0.1:port for the duration; yields PTB's base_url for it."""
-    server = uvicorn.Server(uvicorn.Config(fake.app(), host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}/bot"
-    finally:
-        server.should_exit = True
-        await task
+    async with served(fake.app(), port) as url:
+        yield f"{url}/bot"

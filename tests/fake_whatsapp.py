@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.serving import served
 
 DATA = Path(__file__).parent / "data" / "whatsapp"
 TOKEN = "EAAFakeAccessTokenForTestsOnly"
@@ -105,13 +106,5 @@ class FakeGraph:
 @asynccontextmanager
 async def serve(fake: FakeGraph, port: int) -> AsyncIterator[str]:
     """Run the fake on 127.0.0.1:port; yields WHATSAPP_API_BASE_URL for it."""
-    server = uvicorn.Server(uvicorn.Config(fake.app(), host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}/{VERSION}"
-    finally:
-        server.should_exit = True
-        await task
+    async with served(fake.app(), port) as url:
+        yield f"{url}/{VERSION}"

@@ -84,6 +84,7 @@ async def ask_for_a_person(chat: Chat) -> dict[str, Any]:
 async def test_the_whole_path_on_the_web_chat(bot: tuple[Any, httpx.AsyncClient]) -> None:
     app, http = bot
     chat, amira = Chat(http), Console(http, "amira")
+    await chat.press("v:kim.contact:wanne")  # the KIM team of their district: the case carries it
     await chat.say("was ist das cafeo")
     await ask_for_a_person(chat)
     [consent] = await rows(app, Consent)
@@ -91,8 +92,8 @@ async def test_the_whole_path_on_the_web_chat(bot: tuple[Any, httpx.AsyncClient]
 
     assert (await amira.sign_in()).status_code == 200
     [case] = await amira.cases()
-    assert (case["status"], case["language"], case["channel"], case["topic"], case["urgent"]) == (
-        "waiting", "de", "web", "cafeo.about", False)
+    assert (case["status"], case["language"], case["channel"], case["topic"], case["district"], case["urgent"]) == (
+        "waiting", "de", "web", "cafeo.about", "wanne", False)
     assert (await amira.post(f"/staff/api/cases/{case['id']}/claim")).status_code == 200
     reply = await amira.post(f"/staff/api/cases/{case['id']}/reply", {"text": "Guten Tag, hier ist Amira vom KI."})
     assert reply.status_code == 200, reply.text
