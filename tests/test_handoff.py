@@ -197,6 +197,12 @@ async def test_two_staff_claiming_at_once_one_wins(bot: tuple[Any, httpx.AsyncCl
     assert stored.claimed_by == winner
     loser = jonas if winner == "amira" else amira
     assert (await loser.post(f"/staff/api/cases/{case['id']}/reply", {"text": "x"})).status_code == 403
+    # The winner hands it on: now the other one answers, and the winner no longer may.
+    first = amira if winner == "amira" else jonas
+    assert (await first.post(f"/staff/api/cases/{case['id']}/reassign", {"to": "nobody"})).status_code == 400
+    assert (await first.post(f"/staff/api/cases/{case['id']}/reassign", {"to": loser.name})).status_code == 200
+    assert (await loser.post(f"/staff/api/cases/{case['id']}/reply", {"text": "Hallo"})).status_code == 200
+    assert (await first.post(f"/staff/api/cases/{case['id']}/reply", {"text": "x"})).status_code == 403
 
 
 async def test_the_console_api_needs_a_session_a_csrf_token_and_for_the_audit_an_admin(
@@ -401,3 +407,15 @@ async def test_a_person_is_offered_with_every_out_of_scope_answer_and_after_two_
     second = await dialogue.handle(say("u1", "und wo kann ich ein auto kaufen"))
     [offered] = [r for r in second.replies if offer in r.text]
     assert offered.buttons[0].payload == "h"
+
+
+@pytest.mark.parametrize("behind_tls", [False, True])
+async def test_the_staff_cookie_is_httponly_strict_and_secure_behind_tls(tmp_path: Any, guesser: LanguageGuesser,
+                                                                         behind_tls: bool) -> None:
+    app, http = await start_app(make_settings(f"sqlite:///{tmp_path / 'bot.db'}", web_cookie_secure=behind_tls), guesser)
+    async with app.router.lifespan_context(app), http:  # type: ignore[attr-defined]
+        await staff(app, "amira")
+        response = await http.post("/staff/login", data={"username": "amira", "password": PASSWORD})
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "path=/staff" in cookie
+    assert ("secure" in cookie.split("; ")) is behind_tls

@@ -51,12 +51,25 @@ def test_a_case_manager_answers_an_arabic_user_from_the_console(served: WebChat,
     staff.screenshot(path=str(ARTIFACTS / "staff-transcript-ar.png"), full_page=True)
 
     staff.locator("#claim").click()
+    staff.locator("#reassign-to:enabled").wait_for()  # hers now: she may answer, hand on or close
     staff.locator("#reply-text:enabled").fill("مرحبا، أنا أميرة من مركز الاندماج. كيف أستطيع مساعدتك؟")
     staff.locator("#reply-form button").click()
     user.locator(".bot", has_text="أنا أميرة من مركز الاندماج").wait_for()  # live in the user's chat
     staff.locator("#transcript .msg.staff").wait_for()
 
-    staff.locator("#outcome").fill("Beratung vereinbart")
+    run(served, add_staff_user(served.app.state.storage, "jonas", "case_manager", ["de", "uk"], PASSWORD))
+    staff.locator("#reassign-to").fill("jonas")
+    staff.locator("#reassign-form button").click()
+    staff.locator("#queue tbody tr", has_text="jonas").wait_for()  # handed on: the queue says to whom
+    assert staff.locator("#reply-text").is_disabled()
+    jonas = browser.new_page(viewport={"width": 1280, "height": 800})
+    jonas.goto(f"{served.url}/staff")
+    jonas.locator("input[name=username]").fill("jonas")
+    jonas.locator("input[name=password]").fill(PASSWORD)
+    jonas.locator("#login-form button").click()
+    jonas.locator("#queue tbody tr button").first.click()
+    staff = jonas  # Jonas closes the case
+    staff.locator("#outcome:enabled").fill("Beratung vereinbart")
     staff.locator("#close-form button").click()
     staff.locator("#queue-empty").wait_for(state="visible")
     back = AR.gettext("The case manager has closed your conversation. You are back with the chatbot. How can I help?")
