@@ -32,7 +32,18 @@ from bot.delivery import Delivery
 from bot.dialogue import Dialogue
 from bot.handoff import claim
 from bot.messages import Reply
-from bot.storage import AuditEntry, Case, Message, StaffSession, StaffUser, Storage, as_seen, utcnow
+from bot.storage import (
+    AuditEntry,
+    Case,
+    Message,
+    Outbound,
+    SentMessage,
+    StaffSession,
+    StaffUser,
+    Storage,
+    as_seen,
+    utcnow,
+)
 
 COOKIE = "ki_staff"
 SESSION_HOURS = 10
@@ -226,11 +237,18 @@ class StaffConsole:
             return _error(404, "no such case")
         messages = list((await session.scalars(select(Message).where(Message.user_id == case.user_id)
                                                .order_by(Message.id))).all())
+        # What the platform reported it could not deliver to this person (a WhatsApp `failed` report).
+        undelivered = (await session.execute(
+            select(SentMessage.error, SentMessage.status_at, Outbound.payload)
+            .join(Outbound, Outbound.id == SentMessage.outbound_id)
+            .where(Outbound.channel == case.channel, Outbound.recipient == case.recipient,
+                   SentMessage.status == "failed").order_by(SentMessage.status_at))).all()
         session.add(AuditEntry(staff=staff.name, action="view", case_id=case.id, at=utcnow()))
         return JSONResponse({"case": _case_json(case), "messages": [
             {"direction": m.direction, "text": seen, "at": m.created_at.isoformat()}
             for m, seen in zip(messages, as_seen(messages))
-        ]}, headers={"Cache-Control": "no-store"})
+        ], "undelivered": [{"text": json.loads(payload).get("text", ""), "error": error, "at": at.isoformat()}
+                           for error, at, payload in undelivered]}, headers={"Cache-Control": "no-store"})
 
     async def _claim(self, request: Request, session: AsyncSession, staff: Staff) -> Response:
         case_id = request.path_params["id"]

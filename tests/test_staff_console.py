@@ -61,7 +61,7 @@ def test_a_case_manager_answers_an_arabic_user_from_the_console(served: WebChat,
     staff.locator("#reassign-to").fill("jonas")
     staff.locator("#reassign-form button").click()
     staff.locator("#queue tbody tr", has_text="jonas").wait_for()  # handed on: the queue says to whom
-    assert staff.locator("#reply-text").is_disabled()
+    staff.locator("#reply-text:disabled").wait_for()  # no longer hers to answer
     jonas = browser.new_page(viewport={"width": 1280, "height": 800})
     jonas.goto(f"{served.url}/staff")
     jonas.locator("input[name=username]").fill("jonas")

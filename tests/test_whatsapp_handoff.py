@@ -2,6 +2,7 @@
 24-hour window as a message, and outside it as the approved template while the answer waits for
 the user to write. Real Rasa, real databases, the FAKE Graph API."""
 
+import copy
 import datetime as dt
 from collections.abc import AsyncIterator
 
@@ -11,6 +12,7 @@ from sqlalchemy import update
 from bot.language_detection import LanguageGuesser
 from bot.storage import Inbound
 from tests.test_handoff import Console, staff
+from tests.fake_whatsapp import sample
 from tests.test_whatsapp import TEMPLATE, USER, WhatsApp, options, shown, start, tap, text
 
 
@@ -53,3 +55,12 @@ async def test_a_case_manager_answers_inside_and_outside_the_24_hour_window(what
     assert shown(later[-1]) == "Ihr Termin ist am Montag um 10 Uhr."
     transcript = (await amira.get(f"/staff/api/cases/{case['id']}")).json()["messages"]
     assert [m["direction"] for m in transcript if m["text"] == "ok danke"] == ["in"]
+
+    # Meta reports the last answer undelivered: staff see it on the case.
+    reports = copy.deepcopy(sample("statuses"))
+    failed = reports["entry"][0]["changes"][0]["value"]["statuses"][2]
+    failed["id"] = fake.sends[-1].wamid
+    reports["entry"][0]["changes"][0]["value"]["statuses"] = [failed]
+    await whatsapp.deliver(reports)
+    [problem] = (await amira.get(f"/staff/api/cases/{case['id']}")).json()["undelivered"]
+    assert problem["text"] == "Ihr Termin ist am Montag um 10 Uhr." and "131026" in problem["error"]
