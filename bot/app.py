@@ -103,7 +103,8 @@ def create_app(settings: Settings, guesser: LanguageGuesser | None = None) -> St
     nlu = RasaNluClient(settings.rasa_url, settings.rasa_token, settings.nlu_timeout_seconds, http)
     dialogue = Dialogue(storage, nlu, content, languages, guesser, settings.default_language,
                         settings.answer_threshold, settings.clarify_threshold, settings.context_minutes,
-                        load_team_hours(settings.content_dir / "team.yml"), settings.case_retention_days)
+                        load_team_hours(settings.content_dir / "team.yml"), settings.case_retention_days,
+                        settings.user_messages_per_minute)
     smtp = SmtpSettings(settings.smtp_host, settings.smtp_port, settings.smtp_sender,
                         tuple(settings.smtp_recipient_list()), settings.staff_console_url) if settings.smtp_host else None
     notifier = Notifier(smtp)

@@ -8,7 +8,7 @@ import datetime as dt
 import json
 from dataclasses import replace
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from actions.answer_topic import answer_topic
@@ -67,6 +67,10 @@ COMMANDS = {"/start": START, "/menu": MENU, "/help": MENU, "/language": LANGUAGE
 MISUNDERSTOOD = ("out_of_scope", "clarify")
 # A consent given this soon after the crisis reply makes the case urgent.
 CRISIS_MAKES_URGENT = dt.timedelta(hours=1)
+# Messages of one user are counted over this window for USER_MESSAGES_PER_MINUTE.
+RATE_WINDOW = dt.timedelta(minutes=1)
+SLOW_DOWN = "slow_down"  # the topic of the "please slow down" reply
+TOO_FAST = "too_fast"  # the topic of a message kept but not answered
 
 
 def _passes_by_the_team(payload: str) -> bool:
@@ -90,6 +94,7 @@ class Dialogue:
         context_minutes: int,
         team_hours: TeamHours = TeamHours(()),
         case_retention_days: int = 90,
+        user_messages_per_minute: int = 20,
     ) -> None:
         self._storage = storage
         self._nlu = nlu
@@ -102,6 +107,7 @@ class Dialogue:
         self._context = dt.timedelta(minutes=context_minutes)
         self._team_hours = team_hours
         self._case_retention_days = case_retention_days
+        self._messages_per_minute = user_messages_per_minute
         self.clock = utcnow  # what "now" is for working hours (tests set it)
 
     @property
@@ -157,6 +163,11 @@ class Dialogue:
         if case is not None and not _passes_by_the_team(payload):
             result, language, intent = self._with_team(session, user, case, message, payload, state)
             confidence = 1.0 if intent == CRISIS else 0.0
+        elif await self._too_fast(session, user.id, message):
+            # Kept in the conversation but not answered; the user hears why, once a minute.
+            language = state.language or self._hinted(message.language_hint) or self._default
+            result = await self._slow_down(session, user, self.turn(language))
+            conversation[0]["topic"] = TOO_FAST
         elif message.unsupported:
             language = state.language or self._hinted(message.language_hint) or self._default
             result = unsupported_message(self.turn(language))
@@ -205,6 +216,27 @@ class Dialogue:
         still_open = opened is not None or (case is not None and case.status != "closed")
         return Outcome(language=language, topic=result.topic, replies=result.replies, handoff=still_open,
                        intent=intent, confidence=confidence, opened_case=opened)
+
+    # -- too many messages ---------------------------------------------------------------
+
+    async def _too_fast(self, session: AsyncSession, user_id: int, message: IncomingMessage) -> bool:
+        """More than USER_MESSAGES_PER_MINUTE from this user in the last minute, counted in the
+        database (the user's row is locked, so every process counts the same); a crisis never waits."""
+        if message.text and self._content.crisis.detect(message.text) is not None:
+            return False
+        earlier = await session.scalar(select(func.count(Message.id)).where(
+            Message.user_id == user_id, Message.direction == "in", Message.created_at >= utcnow() - RATE_WINDOW))
+        return (earlier or 0) >= self._messages_per_minute
+
+    async def _slow_down(self, session: AsyncSession, user: User, turn: Turn) -> ActionResult:
+        """"Please slow down", unless it was said in the last minute; the dialogue state stays as it was."""
+        said = await session.scalar(select(Message.id).where(
+            Message.user_id == user.id, Message.direction == "out", Message.topic == SLOW_DOWN,
+            Message.created_at >= utcnow() - RATE_WINDOW).limit(1))
+        replies = () if said is not None else (Reply(turn._(
+            "You are sending messages very quickly. Please wait a minute, then write again: "
+            "I cannot answer the messages sent until then.")),)
+        return ActionResult(SLOW_DOWN if replies else TOO_FAST, replies, awaiting_slot=user.awaiting_slot)
 
     # -- a person instead of the bot -----------------------------------------------------
 
