@@ -21,7 +21,7 @@ import logging
 import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -88,28 +88,43 @@ def render_reply(chat_id: str, reply: Reply) -> list[Send]:
     return sends
 
 
+T = TypeVar("T")
+
+
 def parse_update(data: dict[str, Any], bot: Bot, bot_id: str) -> Received | None:
-    """The message in an update, ready for the inbox; None for updates the bot does not answer."""
+    """The message in an update, ready for the inbox; None for updates the bot does not answer.
+    Raises ValueError, KeyError, TypeError or AttributeError on a body that is no Telegram update
+    (PTB reads it without checking types: a chat id of null would otherwise reach the inbox)."""
     update = Update.de_json(data, bot)
-    external_id = f"{bot_id}:{update.update_id}"
+    external_id = f"{bot_id}:{_typed(update.update_id, int)}"
     if update.callback_query is not None:
         query = update.callback_query
         chat = query.message.chat.id if query.message is not None else query.from_user.id
         now = dt.datetime.now(dt.timezone.utc)
-        message = IncomingMessage(CHANNEL, str(query.from_user.id), now, button=(query.data or "")[:MAX_CALLBACK_DATA],
-                                  language_hint=query.from_user.language_code or "")
-        return Received(external_id, message, str(chat), now)
+        message = IncomingMessage(CHANNEL, str(_typed(query.from_user.id, int)), now,
+                                  button=_typed(query.data or "", str)[:MAX_CALLBACK_DATA],
+                                  language_hint=_typed(query.from_user.language_code or "", str))
+        return Received(external_id, message, str(_typed(chat, int)), now)
     incoming = update.message
     if incoming is None or incoming.from_user is None:
         return None  # an edit, a channel post...
-    hint = incoming.from_user.language_code or ""
-    user_ref, chat_id, sent_at = str(incoming.from_user.id), str(incoming.chat.id), incoming.date
+    hint = _typed(incoming.from_user.language_code or "", str)
+    user_ref, chat_id = str(_typed(incoming.from_user.id, int)), str(_typed(incoming.chat.id, int))
+    sent_at = _typed(incoming.date, dt.datetime)
     if incoming.text:
-        message = IncomingMessage(CHANNEL, user_ref, sent_at, text=incoming.text[:MAX_TEXT], language_hint=hint)
+        message = IncomingMessage(CHANNEL, user_ref, sent_at, text=_typed(incoming.text, str)[:MAX_TEXT],
+                                  language_hint=hint)
     else:
         kind = next((k for k in UNSUPPORTED_KINDS if getattr(incoming, k, None)), "other")
         message = IncomingMessage(CHANNEL, user_ref, sent_at, unsupported=kind, language_hint=hint)
     return Received(external_id, message, chat_id, sent_at)
+
+
+def _typed(value: Any, kind: type[T]) -> T:
+    """`value`, if the update carried it with the type the Bot API documents (bool is no id)."""
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise TypeError(f"expected {kind.__name__}, got {type(value).__name__}")
+    return value
 
 
 def _retry_after_seconds(error: RetryAfter) -> float:
@@ -191,14 +206,13 @@ class TelegramChannel:
             return 403, {"error": "wrong or missing secret token"}
         try:
             data = json.loads(body)
-            int(data["update_id"])
-        except (ValueError, KeyError, TypeError, RecursionError):
+            received = parse_update(data, self.bot, self._bot_id)
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             return 400, {"error": "not a Telegram update"}
-        await self._take(data)
+        await self._take(data, received)
         return 200, {"ok": True}
 
-    async def _take(self, data: dict[str, Any]) -> None:
-        received = parse_update(data, self.bot, self._bot_id)
+    async def _take(self, data: dict[str, Any], received: Received | None) -> None:
         if received is None:
             return
         await self._receive(received)
@@ -223,7 +237,8 @@ class TelegramChannel:
                 await asyncio.sleep(2)
                 continue
             for item in updates:
-                await self._take(item.to_dict())
+                data = item.to_dict()
+                await self._take(data, parse_update(data, self.bot, self._bot_id))
                 offset = item.update_id + 1
 
     # -- out -----------------------------------------------------------------------------
