@@ -84,3 +84,13 @@ async def test_the_slow_down_reply_comes_again_after_a_minute(limited: httpx.Asy
     for _ in range(LIMIT):
         assert SLOW_DOWN_AR not in texts(await amira.press("m"))
     assert SLOW_DOWN_AR in texts(await amira.press("m"))
+
+
+async def test_a_crisis_is_answered_even_past_the_limit(limited: httpx.AsyncClient, database_url: str) -> None:
+    amira = Chat(limited, "amira")
+    await amira.press("l:en")
+    for _ in range(LIMIT):
+        await amira.press("m")
+    assert (await amira.press("m"))["replies"] == []  # past the limit, already told
+    crisis = await amira.say("i really want to die tonight nobody would care")
+    assert "112" in texts(crisis)  # the emergency numbers, not silence
