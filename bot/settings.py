@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     inbound_retry_seconds: float = Field(default=2.0, gt=0, le=600)
     # Messages one user may send in a minute; beyond that they are kept but not answered, and
     # the user is asked once a minute to slow down.
-    user_messages_per_minute: int = Field(default=20, ge=1, le=1000)
+    user_messages_per_minute: int = Field(default=20, ge=1, le=1_000_000)
     # Minutes after which the topic of the previous turn no longer resolves follow-ups.
     context_minutes: int = Field(default=30, ge=1)
     # Handoff: days a closed case and its transcript are kept (said in the consent question).

@@ -239,7 +239,10 @@ def main() -> int:
         env = {**os.environ, "RASA_URL": rasa_url, "RASA_TOKEN": token, "BOT_HTTP_PORT": str(app_port),
                "BOT_HTTP_HOST": "127.0.0.1", "DATABASE_URL": args.database_url or f"sqlite:///{tmp}/bench.db",
                "WEB_SECRET": secrets.token_urlsafe(32), "WEB_SECRET_FILE": f"{tmp}/web-secret",
-               "TELEGRAM_BOT_TOKEN": ""}
+               "TELEGRAM_BOT_TOKEN": "",
+               # Each wrk connection is one user writing many messages a second: the per-user
+               # limit protects against people doing that, the bench measures the answering.
+               "USER_MESSAGES_PER_MINUTE": "1000000"}
         app = subprocess.Popen([sys.executable, "-m", "bot.main"], cwd=PROJECT_ROOT, env=env,
                                stdout=open(Path(tmp) / "app.log", "wb"), stderr=subprocess.STDOUT)
         try:
