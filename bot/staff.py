@@ -42,6 +42,7 @@ from bot.storage import (
     StaffUser,
     Storage,
     as_seen,
+    iso,
     utcnow,
 )
 
@@ -110,9 +111,9 @@ def _error(status: int, message: str) -> JSONResponse:
 def _case_json(case: Case) -> dict[str, Any]:
     return {"id": case.id, "status": case.status, "urgent": case.urgent, "language": case.language,
             "channel": case.channel, "topic": case.topic, "district": case.district,
-            "created_at": case.created_at.isoformat(), "claimed_by": case.claimed_by,
-            "claimed_at": case.claimed_at.isoformat() if case.claimed_at else None,
-            "closed_at": case.closed_at.isoformat() if case.closed_at else None, "outcome": case.outcome}
+            "created_at": iso(case.created_at), "claimed_by": case.claimed_by,
+            "claimed_at": iso(case.claimed_at) if case.claimed_at else None,
+            "closed_at": iso(case.closed_at) if case.closed_at else None, "outcome": case.outcome}
 
 
 Handler = Callable[[Request, AsyncSession, Staff], Awaitable[Response]]
@@ -245,9 +246,9 @@ class StaffConsole:
                    SentMessage.status == "failed").order_by(SentMessage.status_at))).all()
         session.add(AuditEntry(staff=staff.name, action="view", case_id=case.id, at=utcnow()))
         return JSONResponse({"case": _case_json(case), "messages": [
-            {"direction": m.direction, "text": seen, "at": m.created_at.isoformat()}
+            {"direction": m.direction, "text": seen, "at": iso(m.created_at)}
             for m, seen in zip(messages, as_seen(messages))
-        ], "undelivered": [{"text": json.loads(payload).get("text", ""), "error": error, "at": at.isoformat()}
+        ], "undelivered": [{"text": json.loads(payload).get("text", ""), "error": error, "at": iso(at)}
                            for error, at, payload in undelivered]}, headers={"Cache-Control": "no-store"})
 
     async def _claim(self, request: Request, session: AsyncSession, staff: Staff) -> Response:
@@ -342,7 +343,7 @@ class StaffConsole:
         session.add(AuditEntry(staff=staff.name, action="audit_view", at=utcnow()))
         rows = (await session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(1000))).all()
         return JSONResponse({"entries": [{"staff": r.staff, "action": r.action, "case_id": r.case_id,
-                                          "detail": r.detail, "at": r.at.isoformat()} for r in rows]})
+                                          "detail": r.detail, "at": iso(r.at)} for r in rows]})
 
 
 async def _json(request: Request) -> Any:

@@ -20,6 +20,11 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def iso(value: dt.datetime) -> str:
+    """A stored time as ISO 8601 with its offset (SQLite gives it back without one; it is UTC)."""
+    return (value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)).isoformat()
+
+
 class Base(DeclarativeBase):
     pass
 

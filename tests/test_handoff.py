@@ -419,3 +419,17 @@ async def test_the_staff_cookie_is_httponly_strict_and_secure_behind_tls(tmp_pat
     cookie = response.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie and "path=/staff" in cookie
     assert ("secure" in cookie.split("; ")) is behind_tls
+
+
+async def test_times_in_the_api_carry_their_offset(bot: tuple[Any, httpx.AsyncClient]) -> None:
+    """A browser reads a time without an offset as local time: a case would seem an hour older in Herne."""
+    app, http = bot
+    chat = Chat(http)
+    await ask_for_a_person(chat)
+    amira = Console(http, "amira")
+    await amira.sign_in()
+    [case] = await amira.cases()
+    detail = (await amira.get(f"/staff/api/cases/{case['id']}")).json()
+    history = (await chat.request("GET", "/api/history")).json()["messages"]
+    for value in [case["created_at"]] + [m["at"] for m in detail["messages"]] + [m["at"] for m in history]:
+        assert dt.datetime.fromisoformat(value).utcoffset() == dt.timedelta(0)

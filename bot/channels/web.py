@@ -30,7 +30,7 @@ from starlette.routing import BaseRoute, Route
 from bot.channels.base import Outgoing, Received, SendResult, Sent
 from bot.errors import BadRequest
 from bot.messages import IncomingMessage, Outcome, reply_from_json
-from bot.storage import Message, Outbound, Storage, User, as_seen
+from bot.storage import Message, Outbound, Storage, User, as_seen, iso
 
 CHANNEL = "web"
 MAX_TEXT = 4096
@@ -256,10 +256,10 @@ def _history(rows: list[Message]) -> list[dict[str, Any]]:
     messages: list[dict[str, Any]] = []
     for row, seen in zip(rows, as_seen(rows)):
         if row.direction == "in":
-            messages.append({"direction": "in", "text": seen, "buttons": [], "at": row.created_at.isoformat()})
+            messages.append({"direction": "in", "text": seen, "buttons": [], "at": iso(row.created_at)})
         else:
             buttons = json.loads(row.buttons) if row.buttons else []
             reply = render_reply(reply_from_json({"text": row.text, "buttons": buttons,
                                                   "place": json.loads(row.place) if row.place else None}))
-            messages.append({"direction": "out", **reply, "at": row.created_at.isoformat()})
+            messages.append({"direction": "out", **reply, "at": iso(row.created_at)})
     return messages
