@@ -133,14 +133,19 @@ async def dialogue(tmp_path: Path, nlu: FakeNlu, guesser: LanguageGuesser) -> As
     await engine.dispose()
 
 
-async def users(database_url: str) -> list[User]:
-    """Every user stored in the database, oldest first."""
+async def stored(database_url: str, model: Any) -> list[Any]:
+    """Every row of `model` stored in the database, oldest first."""
     engine = make_engine(make_settings(database_url).database_url)
     try:
         async with Storage(engine).session() as session:
-            return list((await session.scalars(select(User).order_by(User.id))).all())
+            return list((await session.scalars(select(model).order_by(model.id))).all())
     finally:
         await engine.dispose()
+
+
+async def users(database_url: str) -> list[User]:
+    """Every user stored in the database, oldest first."""
+    return await stored(database_url, User)
 
 
 def buttons(body: dict) -> list[str]:

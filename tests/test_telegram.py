@@ -20,7 +20,7 @@ from bot.settings import PROJECT_ROOT
 from bot.channels.base import message_to_json
 from bot.messages import IncomingMessage
 from bot.storage import Inbound, Message, Outbound, Storage, User, make_engine, migrate
-from tests.conftest import free_port, make_settings, start_app
+from tests.conftest import stored, free_port, make_settings, start_app
 from tests.fake_telegram import TOKEN, FakeTelegram, sample, serve
 
 SECRET = "test-webhook-secret-0123456789"
@@ -70,12 +70,7 @@ class Telegram:
         return await self.http.post("/telegram/webhook", content=json.dumps(update), headers=headers)
 
     async def rows(self, model: Any) -> list[Any]:
-        engine = make_engine(self.database_url)
-        try:
-            async with Storage(engine).session() as session:
-                return list((await session.scalars(select(model).order_by(model.id))).all())
-        finally:
-            await engine.dispose()
+        return await stored(self.database_url, model)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from bot.language_detection import LanguageGuesser
 from bot.messages import Button, IncomingMessage, Place, Reply
 from bot.settings import PROJECT_ROOT
 from bot.storage import Inbound, Message, Outbound, SentMessage, Storage, User, make_engine, migrate
-from tests.conftest import free_port, make_settings, start_app
+from tests.conftest import stored, free_port, make_settings, start_app
 from tests.fake_whatsapp import APP_SECRET, PHONE_NUMBER_ID, TOKEN, FakeGraph, sample, serve, sign
 
 VERIFY_TOKEN = "verify-token-for-tests"
@@ -91,12 +91,7 @@ class WhatsApp:
         assert response.status_code == 200, response.text
 
     async def rows(self, model: Any) -> list[Any]:
-        engine = make_engine(self.database_url)
-        try:
-            async with Storage(engine).session() as session:
-                return list((await session.scalars(select(model).order_by(model.id))).all())
-        finally:
-            await engine.dispose()
+        return await stored(self.database_url, model)
 
     async def settled(self, timeout: float = 20) -> list[Outbound]:
         """The outbox once nothing in it is pending or being sent."""
