@@ -33,6 +33,16 @@ async def test_the_cookie_is_secure_when_configured_for_tls(database_url: str, r
         assert "Secure" in (await http.get("/api/history")).headers["set-cookie"]
 
 
+async def test_the_chat_page_issues_the_cookie_its_requests_then_share(client: httpx.AsyncClient) -> None:
+    page = await client.get("/")
+    assert page.headers["set-cookie"].startswith("ki_chat=") and "HttpOnly" in page.headers["set-cookie"]
+    await client.post("/api/chat", json={"text": "hallo"})  # the client sends the page's cookie back
+    history = await client.get("/api/history")
+    assert "set-cookie" not in history.headers  # the same user, no new identity
+    assert [m["direction"] for m in history.json()["messages"]][:2] == ["in", "out"]
+    assert "set-cookie" not in (await client.get("/")).headers  # a reload keeps the user
+
+
 async def test_a_user_field_in_the_body_is_ignored(client: httpx.AsyncClient, database_url: str) -> None:
     alice = Chat(client, "alice")
     await alice.say("was ist das cafeo")
@@ -174,7 +184,9 @@ async def test_a_reply_queued_later_arrives_over_the_event_stream_once(server: S
             await server.delivery.enqueue("web", user_ref, (Reply("Eine Antwort von Frau K.", (Button("Menü", "m"),)),))
             [event] = await read_events(stream, 1)
         assert event["event"] == "reply"
-        assert json.loads(event["data"]) == {"text": "Eine Antwort von Frau K.", "buttons": [{"title": "Menü", "payload": "m"}]}
+        # With the user's language, so the page shows the answer in the language chosen last.
+        assert json.loads(event["data"]) == {"text": "Eine Antwort von Frau K.", "buttons": [{"title": "Menü", "payload": "m"}],
+                                             "language": "de"}
 
         # The page reconnects with the last id it saw: only what came after it arrives.
         await server.delivery.enqueue("web", user_ref, (Reply("Und noch etwas."),))

@@ -146,7 +146,9 @@ class WebChannel:
         self._new_event = asyncio.Condition()
 
     def routes(self) -> list[BaseRoute]:
-        return self._page_routes + [
+        pages = [Route(r.path, self._issuing_cookie(r.endpoint), methods=["GET"]) if isinstance(r, Route) and r.path == "/"
+                 else r for r in self._page_routes]
+        return pages + [
             Route("/api/chat", self._chat, methods=["POST"]),
             Route("/api/history", self._history, methods=["GET"]),
             Route("/api/events", self._events, methods=["GET"]),
@@ -179,6 +181,14 @@ class WebChannel:
             response.set_cookie(COOKIE, cookie, max_age=COOKIE_MAX_AGE, httponly=True, samesite="lax", secure=secure,
                                 path="/")
         return response
+
+    def _issuing_cookie(self, page: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+        """The chat page with the browser's identity: issued with the page, so the page's first
+        requests (history, events, the opening menu) all belong to one user."""
+        async def endpoint(request: Request) -> Response:
+            _, cookie = self._user(request)
+            return self._with_cookie(await page(request), request, cookie)
+        return endpoint
 
     # -- routes --------------------------------------------------------------------------
 
@@ -237,8 +247,13 @@ class WebChannel:
                     select(Outbound).where(Outbound.channel == CHANNEL, Outbound.recipient == user_ref,
                                            Outbound.status == "sent", Outbound.id > after).order_by(Outbound.id)
                 )).all())
+                # The user's language now, so the page follows a switch made elsewhere (a case
+                # manager's answer comes in the language the user chose last).
+                language = await session.scalar(select(User.language).where(
+                    User.channel == CHANNEL, User.channel_user_id == user_ref)) if rows else None
             for row in rows:
-                data = json.dumps(render_reply(reply_from_json(json.loads(row.payload))), ensure_ascii=False)
+                reply = render_reply(reply_from_json(json.loads(row.payload)))
+                data = json.dumps({**reply, "language": language} if language else reply, ensure_ascii=False)
                 yield f"id: {row.id}\nevent: reply\ndata: {data}\n\n"
                 after, quiet_since = row.id, loop.time()
             if loop.time() - quiet_since > KEEPALIVE_SECONDS:
