@@ -31,8 +31,9 @@ match elsewhere in the same message. So "Kurse zur Gewaltprävention" stays quie
 "Gewalt zu Hause, und gibt es Gewaltprävention?" still gets the numbers.
 """
 
+import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,6 +52,7 @@ ANYWHERE_MIN = 3  # a "*" word needs at least this many letters, or it finds alm
 # "kaliyor", "kaniyor").
 TYPO_MIN = 7
 WRONG_LETTER_MIN = 8
+DETECTIONS_REMEMBERED = 256  # recent texts whose reading is kept (one turn asks up to three times)
 FALLBACK_LANGUAGE = "de"  # a crisis reply must never fail for want of a translation
 
 _ARABIC_SCRIPT = re.compile("[\u0600-\u06ff]")
@@ -309,12 +311,16 @@ class CrisisGuide:
     _terms: _TermIndex = field(init=False, repr=False, compare=False)
     _crises: _ExpressionIndex = field(init=False, repr=False, compare=False)
     _look_alikes: _ExpressionIndex = field(init=False, repr=False, compare=False)
+    _remembered: Callable[[str], CrisisMatch | None] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         terms = _TermIndex()
         object.__setattr__(self, "_terms", terms)
         object.__setattr__(self, "_crises", _ExpressionIndex(self.expressions, terms))
         object.__setattr__(self, "_look_alikes", _ExpressionIndex(self.look_alikes, terms))
+        # A turn asks about its message more than once (before the turn, for the rate limit, in
+        # the dialogue); the guide never changes, so each text is read once.
+        object.__setattr__(self, "_remembered", functools.lru_cache(maxsize=DETECTIONS_REMEMBERED)(self._read))
 
     def detect(self, text: str) -> CrisisMatch | None:
         """The crisis the text is about, or None.
@@ -325,32 +331,34 @@ class CrisisGuide:
         the one whose language's matches cover most words of the message, so that a word two
         languages share ("stalk", "سکته") is placed in the language the rest is written in.
         """
+        return self._remembered(text)
+
+    def _read(self, text: str) -> CrisisMatch | None:
         words = _words(normalize(text))
-        match = self._detect(words)
-        if match is not None or self._look_alike_in(words):
+        found = self._terms.find(words)
+        match = self._detect(words, found)
+        if match is not None or self._look_alike_in(found):
             return match
         # Latin letters may be Russian or Ukrainian ("muzh b'jot"): read in Cyrillic, a long enough
         # expression counts, unless a look-alike shows in any reading ("umirayu ot lyubopytstva").
         readings = [_words(normalize(cyrillic)) for cyrillic in _in_cyrillic(text)]
-        if any(self._look_alike_in(words) for words in readings):
+        if any(self._look_alike_in(self._terms.find(words)) for words in readings):
             return None
         for words in readings:
-            match = self._detect(words, typos=False)  # a reading is a guess already
+            match = self._detect(words, self._terms.find(words, typos=False))  # a reading is a guess already
             if match is not None and match.language in _CYRILLIC_LANGUAGES \
                     and (len(match.expression.split()) >= 2 or len(match.expression) >= TRANSLITERATED_WORD_MIN):
                 return match
         return None
 
-    def _look_alike_in(self, words: list[str]) -> bool:
-        found = self._terms.find(words)
+    def _look_alike_in(self, found: dict[int, list[int]]) -> bool:
         return any(next(look_alike.matches([found[i] for i in ids]), None) is not None
                    for look_alike, ids in self._look_alikes.candidates(found))
 
-    def _detect(self, words: list[str], typos: bool = True) -> CrisisMatch | None:
-        """The best crisis expression among the words, look-alikes taken away first."""
+    def _detect(self, words: list[str], found: dict[int, list[int]]) -> CrisisMatch | None:
+        """The best crisis expression among the words (`found`: their terms), look-alikes taken away first."""
         if not words:
             return None
-        found = self._terms.find(words, typos)
         blocked: set[int] = set()
         for look_alike, ids in self._look_alikes.candidates(found):
             for match in look_alike.matches([found[i] for i in ids]):
