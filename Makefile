@@ -4,14 +4,28 @@ SHELL := /bin/bash
 APP := .venv/bin/python
 RASA_VENV := .venv-rasa
 
-.PHONY: run test eval bench staff-user setup model i18n-extract i18n-update i18n-compile typecheck clean
+.PHONY: run test eval bench staff-user setup model i18n-extract i18n-update i18n-compile typecheck clean \
+	content-check content-stamp content-reviewed
 
 run: setup
 	$(APP) -m bot.run
 
 test: setup
 	.venv/bin/mypy bot actions
+	$(APP) -m bot.content_check
 	$(APP) -m pytest
+
+# KI staff: check content/ after an edit (file, line and a fix in German; exit 1 on errors).
+content-check: .venv/.installed i18n-compile
+	$(APP) -m bot.content_check
+
+# Record which German text the translations were made from (where it is not recorded yet).
+content-stamp: .venv/.installed
+	$(APP) -m bot.content_check stamp
+
+# A translation checked again: make content-reviewed TOPIC=cafeo.hours LANGUAGE=ar
+content-reviewed: .venv/.installed
+	$(APP) -m bot.content_check reviewed "$(TOPIC)" "$(LANGUAGE)"
 
 eval: setup
 	$(APP) -m bot.evaluate $(ARGS)

@@ -1,7 +1,7 @@
 """Answer a content topic in the user's language, or ask for the slot it needs (e.g. the district)."""
 
-from actions.base import ActionResult, Turn, VALUE_PREFIX, person_button, topic_button
-from bot.content import HANDOFF, OPENING_HOURS_PLACEHOLDER, Topic
+from actions.base import GERMAN_PREFIX, ActionResult, Turn, VALUE_PREFIX, person_button, topic_button
+from bot.content import HANDOFF, OPENING_HOURS_PLACEHOLDER, SOURCE_LANGUAGE, Topic
 from bot.i18n import format_opening_hours
 from bot.messages import Button, Place, Reply
 
@@ -13,24 +13,45 @@ def _follow_up_buttons(turn: Turn, topic: Topic) -> tuple[Button, ...]:
     )
 
 
-def _fill(turn: Turn, topic: Topic, text: str) -> str:
+def _fill(turn: Turn, topic: Topic, text: str, language: str) -> str:
     if OPENING_HOURS_PLACEHOLDER in text:
-        hours = format_opening_hours(topic.opening_hours, turn.language.code)
+        hours = format_opening_hours(topic.opening_hours, language)
         text = text.replace(OPENING_HOURS_PLACEHOLDER, hours)
-    return text.strip()
+    return text.strip() + _note(turn, topic, language)
 
 
-def answer_topic(turn: Turn, topic: Topic, slot_value: str | None = None, ask_slot: bool = True) -> ActionResult:
+def _note(turn: Turn, topic: Topic, language: str) -> str:
+    """One line under an answer whose text staff have not checked, or whose German text changed."""
+    state = topic.state(language)
+    if state == "outdated":
+        note = turn._("Newer information exists in German: this translation is from an older version.")
+    elif state == "draft" and language == SOURCE_LANGUAGE:
+        note = turn._("Note: the KI has not yet checked this text.")
+    elif state == "draft":
+        note = turn._("Note: the KI has not yet checked this translation.")
+    else:
+        return ""
+    return "\n\n" + note
+
+
+def answer_topic(turn: Turn, topic: Topic, slot_value: str | None = None, ask_slot: bool = True,
+                 in_german: bool = False) -> ActionResult:
     """The topic's answer with its follow-up buttons.
 
     A topic with a slot answers for `slot_value`; without one it asks for it (ask_slot) or,
     after the user said they don't know (ask_slot=False), gives the general answer.
+    `in_german`: the German text (asked for under an outdated translation), the buttons still
+    in the user's language.
     """
-    text = topic.texts[turn.language.code]
+    language = SOURCE_LANGUAGE if in_german else turn.language.code
+    text = topic.texts[language]
     buttons = _follow_up_buttons(turn, topic)
+    if topic.state(language) == "outdated":
+        buttons = (Button(turn._("Show the German text"), GERMAN_PREFIX + topic.id,
+                          turn.language.pgettext("button, at most 20 characters", "German text")),) + buttons
     if topic.slot is not None and slot_value in topic.slot.values:
         answer = text.by_value[slot_value]
-        return ActionResult(topic.id, (Reply(_fill(turn, topic, answer), buttons),), context_topic=topic.id,
+        return ActionResult(topic.id, (Reply(_fill(turn, topic, answer, language), buttons),), context_topic=topic.id,
                             district=slot_value if topic.slot.entity == "district" else None)
     if topic.slot is not None and ask_slot:
         choices = tuple(
@@ -42,4 +63,4 @@ def answer_topic(turn: Turn, topic: Topic, slot_value: str | None = None, ask_sl
     place = None
     if topic.place is not None:
         place = Place(topic.place.name, topic.place.address, topic.place.latitude, topic.place.longitude)
-    return ActionResult(topic.id, (Reply(_fill(turn, topic, text.answer), buttons, place),), context_topic=topic.id)
+    return ActionResult(topic.id, (Reply(_fill(turn, topic, text.answer, language), buttons, place),), context_topic=topic.id)

@@ -13,6 +13,7 @@ HANDOFF = "h"
 TOPIC_PREFIX = "t:"  # t:<topic id>
 VALUE_PREFIX = "v:"  # v:<topic id>:<slot value>, empty value: "I don't know"
 LANGUAGE_PREFIX = "l:"  # l:<language code>
+GERMAN_PREFIX = "d:"  # d:<topic id>: the German text of a topic whose translation is outdated
 
 
 @dataclass(frozen=True)

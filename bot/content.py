@@ -5,6 +5,7 @@ line of the offending field, so a staff member editing a file knows exactly what
 """
 
 import datetime as dt
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from bot.words import Words, load_words, with_service_words
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 HANDOFF = "handoff"  # a follow-up that offers a person rather than a topic
+SOURCE_LANGUAGE = "de"  # staff write German; every other text is a translation of it
 OPENING_HOURS_PLACEHOLDER = "{opening_hours}"
 _TIME = r"^([01]\d|2[0-3]):[0-5]\d$"
 _PLACEHOLDER = re.compile(r"\{[^{}]*\}")
@@ -81,6 +83,9 @@ class LanguageText(_Strict):
     ask: str = ""
     unknown: str = ""
     by_value: dict[str, str] = {}
+    # A translation's fingerprint of the German text it was made from (Topic.fingerprint): when
+    # the German text changes, the translation is `outdated` by itself. `make content-stamp` fills it.
+    source_hash: str = Field(default="", pattern=r"^([0-9a-f]{12})?$")
 
 
 class Topic(_Strict):
@@ -102,7 +107,25 @@ class Topic(_Strict):
     # "I don't know that about ..." rather than another answer.
     asks: list[str] = []
     place: PlaceField | None = None
+    # After this day the topic is out of date: the check reports it as an error.
+    valid_until: dt.date | None = None
     texts: dict[str, LanguageText] = Field(min_length=1)
+
+    def fingerprint(self) -> str:
+        """Of the German text (title, answer, questions, answers per value): what a translation records."""
+        german = self.texts.get(SOURCE_LANGUAGE)
+        if german is None:
+            return ""
+        parts = [german.title, german.answer, german.ask, german.unknown,
+                 *(f"{value}={answer}" for value, answer in sorted(german.by_value.items()))]
+        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:12]
+
+    def state(self, language: str) -> Literal["reviewed", "draft", "outdated"]:
+        """`outdated` when the German text changed since the translation was made, else its status."""
+        text = self.texts[language]
+        if language != SOURCE_LANGUAGE and text.source_hash and text.source_hash != self.fingerprint():
+            return "outdated"
+        return text.status
 
 def _consistency_problems(topic: Topic) -> list[tuple[tuple[Any, ...], str]]:
     """Checks across fields, each with the path of the field to blame: placeholders and slots."""
@@ -184,12 +207,22 @@ class LoadedTopic:
         return _line_for(path, self.lines)
 
 
+class _Loader(yaml.SafeLoader):
+    """YAML without its own dates: "2026-13-30" stays text, so the schema reports it with its line
+    (YAML would fail on it with no line at all)."""
+
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+
+
 def load_topic(path: Path) -> LoadedTopic:
     """Read and validate one topic file; ContentError says file:line what is wrong."""
     text = path.read_text(encoding="utf-8")
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=_Loader)
+        data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as error:
         # For an unclosed quote the parser gives up at the end of the file; the context mark
         # says where the scalar began, which is the line to fix.

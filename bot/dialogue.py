@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from actions.answer_topic import answer_topic
 from actions.crisis import CRISIS, crisis
 from actions.base import (
+    GERMAN_PREFIX,
     HANDOFF,
     LANGUAGE_PREFIX,
     LANGUAGES,
@@ -321,6 +322,9 @@ class Dialogue:
             return ask_consent(turn, self._case_retention_days), language
         if payload.startswith(TOPIC_PREFIX) and payload[len(TOPIC_PREFIX):] in self._content.topics:
             return answer_topic(turn, self._content.topics[payload[len(TOPIC_PREFIX):]]), language
+        if payload.startswith(GERMAN_PREFIX) and payload[len(GERMAN_PREFIX):] in self._content.topics:
+            german = self._content.topics[payload[len(GERMAN_PREFIX):]]
+            return answer_topic(turn, german, ask_slot=False, in_german=True), language
         if payload.startswith(VALUE_PREFIX):
             topic_id, _, value = payload[len(VALUE_PREFIX):].partition(":")
             topic = self._content.topics.get(topic_id)

@@ -27,6 +27,8 @@ OUT_OF_SCOPE = "out_of_scope"
 UNKNOWN_DETAIL = "unknown_detail"  # a follow-up asking what the content does not say
 HANDOFF = "handoff"
 SMALL_TALK_INTENTS = ("greet", "thanks", "goodbye")
+# Intents the dialogue answers itself, without a topic file (see Dialogue._choose_action).
+DIALOGUE_INTENTS = (*SMALL_TALK_INTENTS, "help", "language", OUT_OF_SCOPE)
 
 
 class Nlu(Protocol):

@@ -138,7 +138,7 @@ def test_unknown_placeholder_points_at_the_answer_line(tmp_path: Path) -> None:
     content = copy_store(tmp_path)
     path = break_topic(content, "cafeo.women", lambda t: t.replace("The advice is free.", "The advice is {foo}."))
     message = load_error(content)
-    en_answer = line_of(path, "  en:") + 3  # en: / status / title / answer
+    en_answer = line_of(path, "  en:") + 4  # en: / status / source_hash / title / answer
     assert path.read_text(encoding="utf-8").splitlines()[en_answer - 1].strip() == "answer: |"
     assert f"{path}:{en_answer}:" in message
 
