@@ -374,18 +374,94 @@ async def test_through_the_real_nlu_an_unanswered_question_reaches_the_admin_and
     chat = Chat(client)
     answered = await chat.say("Wann hat das CaféO geöffnet?")
     assert answered["topic"] == "cafeo.hours"
-    unanswered = await chat.say("Wo kann ich in Herne ein gebrauchtes Fahrrad kaufen?")
+    unanswered = await Chat(client).say("Wie wird das Wetter morgen in Herne?")
     assert unanswered["topic"] == "out_of_scope"
     app = client._transport.app  # type: ignore[attr-defined]
     await add_staff_user(app.state.storage, "ines", "admin", ["de"], PASSWORD)
     ines = Console(client, "ines")
     await ines.sign_in()
     listed = (await ines.get("/staff/api/unanswered?language=de")).json()["unanswered"]
-    assert [(u["text"], u["channel"]) for u in listed] == [("Wo kann ich in Herne ein gebrauchtes Fahrrad kaufen?",
-                                                            "web")]
+    assert [(u["text"], u["channel"]) for u in listed] == [("Wie wird das Wetter morgen in Herne?", "web")]
     assert listed[0]["guesses"] and listed[0]["guesses"][0]["intent"] == "out_of_scope"
     figures = (await ines.get("/staff/api/statistics")).json()
     assert {(t["name"], t["count"]) for t in figures["topics"]} >= {("cafeo.hours", 1), ("out_of_scope", 1)}
     async with app.state.storage.session() as session:
         clarified = (await session.scalars(select(Message).where(Message.guesses.is_not(None)))).all()
     assert clarified == []  # guesses are kept on a message only while a clarification is open
+
+
+# -- the pages in a browser ---------------------------------------------------------------------
+
+from tests.test_web_page import WebChat, axe_violations, browser, needs_chromium, served  # noqa: E402,F401
+
+ARTIFACTS = PROJECT_ROOT / "var" / "test-artifacts"
+
+
+def run(served: WebChat, coroutine: Any) -> Any:
+    import asyncio
+
+    return asyncio.run_coroutine_threadsafe(coroutine, served.loop).result(timeout=20)
+
+
+async def fill_console(app: Any) -> None:
+    for name, role in (("ines", "admin"), ("amira", "case_manager")):
+        await add_staff_user(app.state.storage, name, role, ["de", "ar"], PASSWORD)
+    await keep(app)
+    async with app.state.storage.session() as session, session.begin():
+        for week, kind, topic, language, channel, n in (
+                (THIS_WEEK, "question", "cafeo.about", "de", "web", 4), (THIS_WEEK, "question", "kim.about", "ar", "telegram", 2),
+                (LAST_WEEK, "question", "out_of_scope", "ar", "whatsapp", 1), (THIS_WEEK, "handoff", "", "de", "web", 1)):
+            session.add(WeeklyCount(week=week, kind=kind, topic=topic, language=language, channel=channel, count=n))
+
+
+def sign_in(browser: Any, url: str, name: str) -> Any:
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    page.goto(f"{url}/staff")
+    page.locator("input[name=username]").fill(name)
+    page.locator("input[name=password]").fill(PASSWORD)
+    page.locator("#login-form button").click()
+    page.locator("#logout").wait_for()
+    return page
+
+
+@needs_chromium
+def test_the_unanswered_and_statistics_pages_in_a_browser(served: WebChat, browser: Any, tmp_path: Path) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    run(served, fill_console(served.app))
+    page = sign_in(browser, served.url, "ines")
+
+    page.locator("#pages a", has_text="Unbeantwortete").click()
+    page.locator("#list tbody tr").nth(len(TEXTS) - 1).wait_for()
+    arabic = page.locator("#list td.text", has_text="كم سعر التذكرة")
+    assert arabic.evaluate("e => getComputedStyle(e).direction") == "rtl"
+    assert page.locator("#summary tbody tr").count() == 4
+    page.screenshot(path=str(ARTIFACTS / "staff-unanswered.png"), full_page=True)
+    assert axe_violations(page) == []
+
+    page.locator("#language").select_option("ar")
+    page.locator("#filters button").click()
+    page.locator("#list tbody tr").nth(2).wait_for(state="detached")
+    assert page.locator("#list tbody tr").count() == 2
+    with page.expect_download() as download:
+        page.locator("#export").click()
+    exported = yaml.safe_load(Path(download.value.path()).read_text(encoding="utf-8"))
+    assert {e for block in exported["nlu"] for e in block["examples"].splitlines()} == {
+        "- هل أحتاج موعدًا؟ #سؤال: نعم", "- كم سعر التذكرة"}
+    page.locator("#list tbody tr", has_text="كم سعر التذكرة").locator("button").click()
+    page.locator("#list td.text", has_text="كم سعر التذكرة").wait_for(state="detached")
+    assert len(run(served, rows(served.app.state.storage, Unanswered))) == len(TEXTS) - 1
+
+    page.locator("nav a", has_text="Statistik").click()
+    page.wait_for_function("document.images.length === 5 && "
+                           "[...document.images].every(i => i.complete && i.naturalWidth > 0)")
+    page.locator("#chart-topics summary").click()
+    assert page.locator("#chart-topics tbody tr").first.inner_text().split("\t") == ["cafeo.about", "4"]
+    page.screenshot(path=str(ARTIFACTS / "staff-statistics.png"), full_page=True)
+    assert axe_violations(page) == []
+
+    amira = sign_in(browser, served.url, "amira")
+    amira.goto(f"{served.url}/staff/unanswered")
+    amira.locator("#forbidden").wait_for()
+    assert amira.locator("#list tbody tr").count() == 0
+    amira.goto(f"{served.url}/staff/statistics")
+    amira.locator("#chart-handoffs img").wait_for()
