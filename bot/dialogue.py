@@ -346,6 +346,7 @@ class Dialogue:
         if result.topic not in topics:
             record_unanswered(session, CLARIFICATION, question.language or clarified.language or "", channel,
                               clarified.text, clarified.created_at, guesses_from_json(clarified.guesses))
+        clarified.guesses = None  # decided
 
     def back_with_bot(self, language: str) -> ActionResult:
         """What the user hears when the case manager closes their case."""

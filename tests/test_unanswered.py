@@ -120,6 +120,9 @@ async def test_a_clarification_the_user_chooses_nothing_from_is_kept_with_the_cl
     [row] = await rows(storage, Unanswered)
     assert (row.kind, row.language, row.text) == ("clarification", "de", UNSURE)
     assert [g["intent"] for g in json.loads(row.guesses)] == ["courses_integration", "courses_placement"]
+    assert [m.guesses for m in await rows(storage, Message)] == [None] * len(await rows(storage, Message))  # decided
+    await dialogue.handle(press("m"))
+    assert len(await rows(storage, Unanswered)) == 1  # kept once
 
 
 async def test_a_clarification_answered_by_choosing_a_topic_offered_is_not_kept(
@@ -129,6 +132,7 @@ async def test_a_clarification_answered_by_choosing_a_topic_offered_is_not_kept(
     outcome = await dialogue.handle(press("t:courses.placement"))
     assert outcome.topic == "courses.placement"
     assert await rows(storage, Unanswered) == []
+    assert all(m.guesses is None for m in await rows(storage, Message))
     await dialogue.handle(press("m"))  # later turns do not look back at it again
     assert await rows(storage, Unanswered) == []
 
