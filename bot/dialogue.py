@@ -172,7 +172,8 @@ class Dialogue:
         payload = message.button or (self._command_payload(message.text, command) if command is not None else "")
         case = await open_case_of(session, user.id)
         opened: OpenedCase | None = None
-        if case is not None and not _passes_by_the_team(payload):
+        to_team = case is not None and not _passes_by_the_team(payload)
+        if case is not None and to_team:
             result, language, intent = self._with_team(session, user, case, message, payload, state)
             confidence = 1.0 if intent == CRISIS else 0.0
         elif await self._too_fast(session, user.id, message):
@@ -212,7 +213,8 @@ class Dialogue:
             if result.topic in MISUNDERSTOOD and previous is not None and previous.topic in MISUNDERSTOOD:
                 result = replace(result, replies=result.replies + (offer_person(self.turn(language)),))
 
-        await self._what_was_missing(session, message, previous, result, language, understood, conversation[0])
+        if not to_team:  # a message for the case manager is no question to the bot
+            await self._what_was_missing(session, message, previous, result, language, understood, conversation[0])
         if opened is not None:
             await count(session, HANDOFF_COUNT, message.received_at, opened.topic or "", language, message.channel)
 
