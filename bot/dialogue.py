@@ -55,7 +55,17 @@ from bot.handoff import TeamHours, acknowledge_due, open_case_of
 from bot.messages import IncomingMessage, Location, OpenedCase, Outcome, Reply, reply_to_json
 from bot.normalization import normalize
 from bot.storage import Case, Consent, Message, Storage, User, utcnow
-from bot.understanding import UNKNOWN_DETAIL, Interpreter, Nlu, Remembered, Understanding
+from bot.understanding import OUT_OF_SCOPE, UNKNOWN_DETAIL, Interpreter, Nlu, Remembered, Understanding
+from bot.unanswered import (
+    CLARIFICATION,
+    HANDOFF as HANDOFF_COUNT,
+    LOW_CONFIDENCE,
+    QUESTION,
+    count,
+    guesses_from_json,
+    guesses_to_json,
+    record_unanswered,
+)
 
 # A "yes, delete" counts only this soon after the question, from the same user.
 DELETE_CONFIRMATION_WINDOW = dt.timedelta(minutes=5)
@@ -157,11 +167,14 @@ class Dialogue:
         state = _State(user)
 
         intent, confidence = "", 0.0
+        understood: Understanding | None = None  # what the NLU made of a written message
+        previous = await self._last_answer(session, user.id)
         command = COMMANDS.get(message.text.split()[0].split("@")[0].lower()) if message.text.startswith("/") else None
         payload = message.button or (self._command_payload(message.text, command) if command is not None else "")
         case = await open_case_of(session, user.id)
         opened: OpenedCase | None = None
-        if case is not None and not _passes_by_the_team(payload):
+        to_team = case is not None and not _passes_by_the_team(payload)
+        if case is not None and to_team:
             result, language, intent = self._with_team(session, user, case, message, payload, state)
             confidence = 1.0 if intent == CRISIS else 0.0
         elif await self._too_fast(session, user.id, message):
@@ -197,9 +210,14 @@ class Dialogue:
         elif message.button or command is not None:
             result, language = self._on_button(payload, state, message.language_hint)
         else:
-            result, language, intent, confidence = await self._on_text(message, state, nlu or self._nlu)
-            if result.topic in MISUNDERSTOOD and await self._misunderstood_before(session, user.id):
+            result, language, intent, confidence, understood = await self._on_text(message, state, nlu or self._nlu)
+            if result.topic in MISUNDERSTOOD and previous is not None and previous.topic in MISUNDERSTOOD:
                 result = replace(result, replies=result.replies + (offer_person(self.turn(language)),))
+
+        if not to_team:  # a message for the case manager is no question to the bot
+            await self._what_was_missing(session, message, previous, result, language, understood, conversation[0])
+        if opened is not None:
+            await count(session, HANDOFF_COUNT, message.received_at, opened.topic or "", language, message.channel)
 
         if self._languages[language].rtl:
             result = replace(result, replies=tuple(replace(r, text=isolate_numbers(r.text)) for r in result.replies))
@@ -278,11 +296,60 @@ class Dialogue:
         result = handed_off(self.turn(language), None if at_work is not False else hours.next_working_day(now), at_work)
         return result, OpenedCase(case.id, case.urgent, language, case.channel, case.topic)
 
-    async def _misunderstood_before(self, session: AsyncSession, user_id: int) -> bool:
-        """Was the bot's last answer to this user also a misunderstanding?"""
-        last = await session.scalar(select(Message.topic).where(Message.user_id == user_id, Message.direction == "out")
+    @staticmethod
+    async def _last_answer(session: AsyncSession, user_id: int) -> Message | None:
+        """The bot's last message to this user (was it a misunderstanding, or a clarification question?)."""
+        return await session.scalar(select(Message).where(Message.user_id == user_id, Message.direction == "out")
                                     .order_by(Message.id.desc()).limit(1))
-        return last in MISUNDERSTOOD
+
+    # -- what the bot could not answer, and what was asked ---------------------------------
+
+    async def _what_was_missing(self, session: AsyncSession, message: IncomingMessage, previous: Message | None,
+                                result: ActionResult, language: str, understood: Understanding | None,
+                                inbound: dict[str, object]) -> None:
+        """In the turn's transaction: keep what the bot could not answer (without the user's
+        identity) and count the question into the week's anonymous figures."""
+        if result.topic in (TOO_FAST, SLOW_DOWN):
+            return  # not answered at all: neither a question nor a choice
+        if previous is not None and previous.topic == "clarify":
+            await self._clarification_answered(session, previous, result, message.channel)
+        written = bool(message.text) and not message.button and not message.text.startswith("/")
+        if written and understood is not None:
+            kind = self._unanswered_kind(result, understood)
+            if kind is not None:
+                record_unanswered(session, kind, language, message.channel, message.text, message.received_at,
+                                  understood.guesses)
+            if result.topic == "clarify":  # decided by the user's next message
+                inbound["guesses"] = guesses_to_json(understood.guesses)
+        if written or message.button.startswith(TOPIC_PREFIX):
+            await count(session, QUESTION, message.received_at, result.topic, language, message.channel)
+
+    def _unanswered_kind(self, result: ActionResult, understood: Understanding) -> str | None:
+        if result.topic == UNKNOWN_DETAIL:
+            return UNKNOWN_DETAIL
+        if result.topic != OUT_OF_SCOPE:
+            return None
+        sure = understood.other_service or understood.confidence >= self._thresholds[0]
+        return OUT_OF_SCOPE if sure else LOW_CONFIDENCE
+
+    @staticmethod
+    async def _clarification_answered(session: AsyncSession, question: Message, result: ActionResult,
+                                      channel: str) -> None:
+        """The bot asked "do you mean one of these?"; unless this turn answers one of the topics
+        offered (the user pressed one, or named it), the clarified message is kept as unanswered."""
+        clarified = await session.scalar(select(Message).where(
+            Message.user_id == question.user_id, Message.direction == "in", Message.id < question.id)
+            .order_by(Message.id.desc()).limit(1))
+        if clarified is None or clarified.guesses is None:
+            return  # already deleted by retention, or asked before guesses were kept
+        offered = await session.scalars(select(Message.buttons).where(
+            Message.user_id == question.user_id, Message.direction == "out", Message.id > clarified.id))
+        topics = {b["payload"][len(TOPIC_PREFIX):] for buttons in offered for b in json.loads(buttons or "[]")
+                  if b["payload"].startswith(TOPIC_PREFIX)}
+        if result.topic not in topics:
+            record_unanswered(session, CLARIFICATION, question.language or clarified.language or "", channel,
+                              clarified.text, clarified.created_at, guesses_from_json(clarified.guesses))
+        clarified.guesses = None  # decided
 
     def back_with_bot(self, language: str) -> ActionResult:
         """What the user hears when the case manager closes their case."""
@@ -352,7 +419,8 @@ class Dialogue:
     def _interpreter(self, nlu: Nlu) -> Interpreter:
         return Interpreter(nlu, self._content, *self._thresholds)
 
-    async def _on_text(self, message: IncomingMessage, state: "_State", nlu: Nlu) -> tuple[ActionResult, str, str, float]:
+    async def _on_text(self, message: IncomingMessage, state: "_State",
+                       nlu: Nlu) -> tuple[ActionResult, str, str, float, Understanding | None]:
         first_contact = state.language is None
         danger = self._content.crisis.detect(message.text)  # before anything else can misread it
         decision = self._chooser.decide(message.text, state.language, state.pending_language,
@@ -361,11 +429,11 @@ class Dialogue:
             # The language the danger was written in, unless the user's own is plainly this one.
             language = danger.language if decision.unsupported or state.language is None else decision.language
             state.language, state.pending_language = language, None
-            return crisis(self.turn(language)), language, CRISIS, 1.0
+            return crisis(self.turn(language)), language, CRISIS, 1.0, None
         if decision.unsupported:
             german = self.turn(self._default)
             english = self.turn("en") if "en" in self._languages else german
-            return unsupported_language(german, english), decision.language, "", 0.0
+            return unsupported_language(german, english), decision.language, "", 0.0, None
         state.language, state.pending_language = decision.language, decision.pending
         language = decision.language
         turn = self.turn(language)
@@ -373,12 +441,12 @@ class Dialogue:
         try:
             understood = await self._interpreter(nlu).interpret(message.text, context)
         except NluUnavailable:
-            return nlu_unavailable(turn), language, "", 0.0
+            return nlu_unavailable(turn), language, "", 0.0, None
         result = self._choose_action(turn, understood, state, first_contact)
         if first_contact and result.topic != "greet":
             offer = Reply(turn._("You can also choose another language:"), language_buttons(turn))
             result = replace(result, replies=result.replies + (offer,))
-        return result, language, understood.intent, understood.confidence
+        return result, language, understood.intent, understood.confidence, understood
 
     def _fresh_context(self, state: "_State", now: dt.datetime) -> Topic | None:
         """The previous turn's topic, unless it is older than the context window."""
@@ -434,7 +502,8 @@ def _message_row(user_id: int, direction: str, text: str, language: str | None, 
                  intent: str | None = None, confidence: float | None = None, topic: str | None = None,
                  buttons: str | None = None, place: str | None = None) -> dict[str, object]:
     return {"user_id": user_id, "direction": direction, "text": text, "language": language, "created_at": at,
-            "intent": intent, "confidence": confidence, "topic": topic, "buttons": buttons, "place": place}
+            "intent": intent, "confidence": confidence, "topic": topic, "buttons": buttons, "place": place,
+            "guesses": None}
 
 
 def _asked_recently(asked_at: dt.datetime | None, now: dt.datetime) -> bool:

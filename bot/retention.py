@@ -1,7 +1,8 @@
 """Retention: what users wrote, and what the bot answered them, is deleted when its time is up.
 
 Message texts (the conversation, `messages`) older than MESSAGE_RETENTION_DAYS go, and so do the
-inbox and outbox rows that carry texts (`inbound`, `outbound`) once they are finished and as old.
+inbox and outbox rows that carry texts (`inbound`, `outbound`) once they are finished and as old,
+and the messages the bot could not answer (`unanswered`, kept by day: on the day the period ends).
 A user's settings (language, the topic of the moment) stay until the user deletes them (/delete).
 The application purges at start and then every RETENTION_INTERVAL_MINUTES; with several
 processes, one purges at a time (a PostgreSQL advisory lock; the others skip that round).
@@ -20,7 +21,8 @@ from sqlalchemy.engine import CursorResult
 
 from bot.errors import ConfigError
 from bot.settings import load_settings
-from bot.storage import Case, Inbound, Message, Outbound, Storage, make_engine, migrate, utcnow
+from bot.storage import Case, Inbound, Message, Outbound, Storage, Unanswered, make_engine, migrate, utcnow
+from bot.unanswered import week_of
 
 log = logging.getLogger(__name__)
 RETENTION_LOCK = 482_023_2024  # beside storage.MIGRATION_LOCK
@@ -34,6 +36,7 @@ class Purged:
     inbound: int = 0
     outbound: int = 0
     cases: int = 0
+    unanswered: int = 0
     skipped: bool = False
 
 
@@ -54,20 +57,21 @@ async def purge(storage: Storage, message_days: int, now: dt.datetime | None = N
             delete(Inbound).where(Inbound.status != "pending", Inbound.received_at < cutoff),
             delete(Outbound).where(Outbound.status != "pending", Outbound.created_at < cutoff),
             delete(Case).where(Case.status == "closed", Case.closed_at < case_cutoff),
+            delete(Unanswered).where(Unanswered.day <= week_of(cutoff)[1]),
         ):
             result = await session.execute(statement)
             counts.append(result.rowcount if isinstance(result, CursorResult) else 0)
-    return Purged(messages=counts[0], inbound=counts[1], outbound=counts[2], cases=counts[3])
+    return Purged(messages=counts[0], inbound=counts[1], outbound=counts[2], cases=counts[3], unanswered=counts[4])
 
 
 async def purge_every(storage: Storage, message_days: int, interval_seconds: float, case_days: int = 90) -> None:
     """The scheduled job: purge, then wait `interval_seconds`, for ever (run under `supervise`)."""
     while True:
         purged = await purge(storage, message_days, case_days=case_days)
-        if purged.messages or purged.inbound or purged.outbound or purged.cases:
-            log.info("retention: deleted %d messages, %d inbox and %d outbox rows older than %d days, %d cases "
-                     "closed more than %d days ago", purged.messages, purged.inbound, purged.outbound, message_days,
-                     purged.cases, case_days)
+        if purged.messages or purged.inbound or purged.outbound or purged.cases or purged.unanswered:
+            log.info("retention: deleted %d messages, %d inbox and %d outbox rows, %d unanswered messages older "
+                     "than %d days, %d cases closed more than %d days ago", purged.messages, purged.inbound,
+                     purged.outbound, purged.unanswered, message_days, purged.cases, case_days)
         await asyncio.sleep(interval_seconds)
 
 
@@ -91,7 +95,7 @@ def main() -> int:
         print("another process is purging right now; nothing done")
         return 1
     print(f"deleted {purged.messages} messages, {purged.inbound} inbox rows, {purged.outbound} outbox rows, "
-          f"{purged.cases} closed cases")
+          f"{purged.cases} closed cases, {purged.unanswered} unanswered messages")
     return 0
 
 

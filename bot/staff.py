@@ -1,6 +1,9 @@
 """The staff console under /staff: sign-in, the queue of handoff cases, transcripts, claim,
 release, reassign, reply and close, and the audit log; the page (bot/static/staff.html) uses the
-same JSON API as scripts and tests.
+same JSON API as scripts and tests. Two more pages: what the bot could not answer
+(/staff/unanswered, admins only: the texts come from people who did not agree to share anything
+with the team) with its export as Rasa NLU training data, and the statistics (/staff/statistics,
+every staff member: anonymous weekly counts, charts drawn on the server).
 
 Sessions: a random token in an HttpOnly, SameSite=Strict cookie (Secure behind TLS), stored only
 as its SHA-256; every state change needs the session's CSRF token in `X-CSRF-Token`. Sign-in
@@ -11,6 +14,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import time
 from collections import defaultdict, deque
@@ -22,12 +26,13 @@ from urllib.parse import parse_qs
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import case as when, delete, select
+from sqlalchemy import case as when, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from bot.charts import horizontal_bars, weekly_columns
 from bot.delivery import Delivery
 from bot.dialogue import Dialogue
 from bot.handoff import claim
@@ -41,10 +46,13 @@ from bot.storage import (
     StaffSession,
     StaffUser,
     Storage,
+    Unanswered,
+    WeeklyCount,
     as_seen,
     iso,
     utcnow,
 )
+from bot.unanswered import HANDOFF as HANDOFF_COUNT, KINDS, QUESTION, guesses_from_json, nlu_export, week_of
 
 COOKIE = "ki_staff"
 SESSION_HOURS = 10
@@ -53,6 +61,13 @@ MAX_REPLY = 4096
 # Sign-in: at most this many failed attempts per user name and address in the window.
 LOGIN_ATTEMPTS, LOGIN_WINDOW_SECONDS = 5, 15 * 60
 PAGE = Path(__file__).parent / "static" / "staff.html"
+UNANSWERED_PAGE = Path(__file__).parent / "static" / "staff-unanswered.html"
+STATISTICS_PAGE = Path(__file__).parent / "static" / "staff-statistics.html"
+MAX_LISTED = 500  # unanswered messages per page of the list (the export has them all)
+WEEK = re.compile(r"\d{4}-W\d{2}")
+LANGUAGE = re.compile(r"[a-z]{2,3}")
+DEFAULT_WEEKS, MAX_WEEKS = 12, 106
+CHARTS = ("topics", "languages", "channels", "questions", "handoffs")
 
 hasher = PasswordHasher()
 
@@ -116,6 +131,72 @@ def _case_json(case: Case) -> dict[str, Any]:
             "closed_at": iso(case.closed_at) if case.closed_at else None, "outcome": case.outcome}
 
 
+def _html(page: str) -> HTMLResponse:
+    return HTMLResponse(page, headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY",
+                                       "Content-Security-Policy": "frame-ancestors 'none'"})
+
+
+def _weeks_between(first: str, last: str) -> list[str]:
+    """Every ISO week from `first` to `last`, both included."""
+    day = dt.date.fromisocalendar(int(first[:4]), int(first[6:]), 1)
+    end = dt.date.fromisocalendar(int(last[:4]), int(last[6:]), 1)
+    weeks = []
+    while day <= end:
+        year, week, _ = day.isocalendar()
+        weeks.append(f"{year}-W{week:02d}")
+        day += dt.timedelta(days=7)
+    return weeks
+
+
+def _valid_week(value: str) -> bool:
+    if not WEEK.fullmatch(value):
+        return False
+    try:
+        dt.date.fromisocalendar(int(value[:4]), int(value[6:]), 1)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a staff member chose to see: a language (or all) and a week, or a range of weeks."""
+
+    language: str | None
+    weeks: list[str] | None  # None: every week
+    kind: str | None = None
+
+
+def _filters(request: Request, default_weeks: int | None = None) -> Filters | Response:
+    """`language`, `week` or `from`/`to` (ISO weeks, "2026-W49"), `kind`: checked, with an error
+    that names what is wrong. Without weeks: all, or the last `default_weeks`."""
+    query = request.query_params
+    language = query.get("language") or None
+    if language is not None and not LANGUAGE.fullmatch(language):
+        return _error(400, "language: a language code such as de or ar")
+    kind = query.get("kind") or None
+    if kind is not None and kind not in KINDS:
+        return _error(400, f"kind: one of {', '.join(KINDS)}")
+    for name in ("week", "from", "to"):
+        if query.get(name) and not _valid_week(query[name]):
+            return _error(400, f"{name}: an ISO week such as 2026-W49")
+    if query.get("week"):
+        return Filters(language, [query["week"]], kind)
+    this_week = week_of(utcnow())[0]
+    last = query.get("to") or this_week
+    if query.get("from"):
+        first = query["from"]
+    elif default_weeks is not None:
+        start = dt.date.fromisocalendar(int(last[:4]), int(last[6:]), 1) - dt.timedelta(weeks=default_weeks - 1)
+        first = week_of(dt.datetime.combine(start, dt.time(12), dt.timezone.utc))[0]
+    else:
+        return Filters(language, None, kind)
+    weeks = _weeks_between(first, last)
+    if not weeks or len(weeks) > MAX_WEEKS:
+        return _error(400, f"from/to: from 1 to {MAX_WEEKS} weeks, the first not after the last")
+    return Filters(language, weeks, kind)
+
+
 Handler = Callable[[Request, AsyncSession, Staff], Awaitable[Response]]
 
 
@@ -127,6 +208,8 @@ class StaffConsole:
         self._secure_cookie = secure_cookie
         self._limiter = LoginLimiter()
         self._page = PAGE.read_text(encoding="utf-8")
+        self._unanswered_page = UNANSWERED_PAGE.read_text(encoding="utf-8")
+        self._statistics_page = STATISTICS_PAGE.read_text(encoding="utf-8")
 
     def routes(self) -> list[Route]:
         api = self._api
@@ -143,6 +226,13 @@ class StaffConsole:
             Route("/staff/api/cases/{id:int}/reply", api(self._reply, change=True), methods=["POST"]),
             Route("/staff/api/cases/{id:int}/close", api(self._close, change=True), methods=["POST"]),
             Route("/staff/api/audit", api(self._audit, admin=True), methods=["GET"]),
+            Route("/staff/unanswered", self._unanswered_console, methods=["GET"]),
+            Route("/staff/statistics", self._statistics_console, methods=["GET"]),
+            Route("/staff/api/unanswered", api(self._unanswered, admin=True), methods=["GET"]),
+            Route("/staff/api/unanswered/export.yml", api(self._export, admin=True), methods=["GET"]),
+            Route("/staff/api/unanswered/{id:int}", api(self._forget, change=True, admin=True), methods=["DELETE"]),
+            Route("/staff/api/statistics", api(self._statistics), methods=["GET"]),
+            Route("/staff/api/statistics/{chart}.svg", api(self._chart), methods=["GET"]),
         ]
 
     # -- sessions ------------------------------------------------------------------------
@@ -172,8 +262,13 @@ class StaffConsole:
         return endpoint
 
     async def _console_page(self, request: Request) -> Response:
-        return HTMLResponse(self._page, headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY",
-                                                 "Content-Security-Policy": "frame-ancestors 'none'"})
+        return _html(self._page)
+
+    async def _unanswered_console(self, request: Request) -> Response:
+        return _html(self._unanswered_page)
+
+    async def _statistics_console(self, request: Request) -> Response:
+        return _html(self._statistics_page)
 
     async def _login(self, request: Request) -> Response:
         if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
@@ -345,9 +440,124 @@ class StaffConsole:
         return JSONResponse({"entries": [{"staff": r.staff, "action": r.action, "case_id": r.case_id,
                                           "detail": r.detail, "at": iso(r.at)} for r in rows]})
 
+    # -- what the bot could not answer (admins) -----------------------------------------------
+
+    @staticmethod
+    def _unanswered_query(filters: Filters) -> Any:
+        query = select(Unanswered)
+        if filters.language is not None:
+            query = query.where(Unanswered.language == filters.language)
+        if filters.weeks is not None:
+            query = query.where(Unanswered.week.in_(filters.weeks))
+        if filters.kind is not None:
+            query = query.where(Unanswered.kind == filters.kind)
+        return query
+
+    async def _unanswered(self, request: Request, session: AsyncSession, staff: Staff) -> Response:
+        """The unanswered messages chosen (newest week first, by language), and how many there are
+        per week and language (of every kind, language and week: the page's overview)."""
+        filters = _filters(request)
+        if isinstance(filters, Response):
+            return filters
+        rows = (await session.scalars(self._unanswered_query(filters).order_by(
+            Unanswered.week.desc(), Unanswered.language, Unanswered.id).limit(MAX_LISTED + 1))).all()
+        summary = (await session.execute(select(Unanswered.week, Unanswered.language, func.count(Unanswered.id))
+                                         .group_by(Unanswered.week, Unanswered.language)
+                                         .order_by(Unanswered.week.desc(), Unanswered.language))).all()
+        session.add(AuditEntry(staff=staff.name, action="unanswered_view", at=utcnow(),
+                               detail=_described(filters)))
+        return JSONResponse({
+            "unanswered": [{"id": r.id, "kind": r.kind, "language": r.language, "channel": r.channel,
+                            "text": r.text, "week": r.week,
+                            "guesses": [{"intent": i, "confidence": c} for i, c in guesses_from_json(r.guesses)]}
+                           for r in rows[:MAX_LISTED]],
+            "more": len(rows) > MAX_LISTED,
+            "summary": [{"week": week, "language": language, "count": n} for week, language, n in summary],
+        }, headers={"Cache-Control": "no-store"})
+
+    async def _export(self, request: Request, session: AsyncSession, staff: Staff) -> Response:
+        """The chosen unanswered messages as Rasa NLU training data, to review and add to nlu_data/."""
+        filters = _filters(request)
+        if isinstance(filters, Response):
+            return filters
+        rows = (await session.scalars(self._unanswered_query(filters).order_by(Unanswered.week, Unanswered.id))).all()
+        session.add(AuditEntry(staff=staff.name, action="unanswered_export", at=utcnow(), detail=_described(filters)))
+        heading = (f"Messages the KI Herne bot could not answer ({_described(filters)}), exported by {staff.name} "
+                   f"on {week_of(utcnow())[1].isoformat()}, grouped by the intent the NLU thought likeliest.\n"
+                   "Before adding them to nlu_data/<language>.yml: remove names and anything else that tells who "
+                   "wrote, move each example to the intent it means, delete what is no question for the bot.")
+        name = "unanswered-{}-{}.yml".format(filters.language or "all",
+                                            filters.weeks[0] if filters.weeks and len(filters.weeks) == 1 else "all")
+        return Response(nlu_export(rows, heading), media_type="application/yaml; charset=utf-8", headers={
+            "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+
+    async def _forget(self, request: Request, session: AsyncSession, staff: Staff) -> Response:
+        row = await session.get(Unanswered, request.path_params["id"])
+        if row is None:
+            return _error(404, "no such unanswered message")
+        await session.delete(row)
+        session.add(AuditEntry(staff=staff.name, action="unanswered_delete", detail=str(row.id), at=utcnow()))
+        return JSONResponse({"deleted": row.id})
+
+    # -- statistics (every staff member: anonymous counts) -------------------------------------
+
+    async def _figures(self, session: AsyncSession, filters: Filters) -> dict[str, Any]:
+        """Questions per topic, language, channel and week, and handoffs per week, over the chosen weeks."""
+        weeks = filters.weeks or []
+        query = select(WeeklyCount.kind, WeeklyCount.week, WeeklyCount.topic, WeeklyCount.language,
+                       WeeklyCount.channel, WeeklyCount.count).where(WeeklyCount.week.in_(weeks))
+        if filters.language is not None:
+            query = query.where(WeeklyCount.language == filters.language)
+        totals: dict[str, dict[str, int]] = {name: defaultdict(int) for name in CHARTS}
+        for kind, week, topic, language, channel, n in (await session.execute(query)).all():
+            if kind == QUESTION:
+                totals["topics"][topic or "–"] += n
+                totals["languages"][language] += n
+                totals["channels"][channel] += n
+                totals["questions"][week] += n
+            elif kind == HANDOFF_COUNT:
+                totals["handoffs"][week] += n
+
+        def ranked(figures: dict[str, int]) -> list[dict[str, Any]]:
+            return [{"name": k, "count": v} for k, v in sorted(figures.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+        return {"weeks": weeks, "language": filters.language,
+                "topics": ranked(totals["topics"]), "languages": ranked(totals["languages"]),
+                "channels": ranked(totals["channels"]),
+                "questions": [{"name": w, "count": totals["questions"].get(w, 0)} for w in weeks],
+                "handoffs": [{"name": w, "count": totals["handoffs"].get(w, 0)} for w in weeks]}
+
+    async def _statistics(self, request: Request, session: AsyncSession, staff: Staff) -> Response:
+        filters = _filters(request, DEFAULT_WEEKS)
+        if isinstance(filters, Response):
+            return filters
+        return JSONResponse(await self._figures(session, filters), headers={"Cache-Control": "no-store"})
+
+    async def _chart(self, request: Request, session: AsyncSession, staff: Staff) -> Response:
+        chart = request.path_params["chart"]
+        if chart not in CHARTS:
+            return _error(404, f"charts: {', '.join(CHARTS)}")
+        filters = _filters(request, DEFAULT_WEEKS)
+        if isinstance(filters, Response):
+            return filters
+        figures = [(f["name"], int(f["count"])) for f in (await self._figures(session, filters))[chart]]
+        titles = {"topics": "Fragen nach Thema", "languages": "Fragen nach Sprache", "channels": "Fragen nach Kanal",
+                  "questions": "Fragen pro Woche", "handoffs": "Übergaben an das Team pro Woche"}
+        title = titles[chart] + (f" ({filters.language})" if filters.language else "")
+        draw = weekly_columns if chart in ("questions", "handoffs") else horizontal_bars
+        return Response(draw(title, figures), media_type="image/svg+xml", headers={
+            "Cache-Control": "no-store", "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"})
+
+
+def _described(filters: Filters) -> str:
+    weeks = "all weeks" if not filters.weeks else filters.weeks[0] if len(filters.weeks) == 1 \
+        else f"{filters.weeks[0]} to {filters.weeks[-1]}"
+    return f"language {filters.language or 'all'}, {weeks}" + (f", {filters.kind}" if filters.kind else "")
+
 
 async def _json(request: Request) -> Any:
     try:
         return json.loads(await request.body())
     except ValueError:
         return None
+

@@ -8,7 +8,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Boolean, event, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, select, true
+from sqlalchemy import Boolean, Date, event, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -71,6 +71,9 @@ class Message(Base):
     buttons: Mapped[str | None] = mapped_column(Text, nullable=True)
     # The place shown with an outgoing message, as JSON {"name", "address", "latitude", "longitude"}.
     place: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # An incoming text answered with "do you mean one of these?": the NLU's best guesses, as JSON
+    # [{"intent", "confidence"}], kept until the user's next message says whether they chose one.
+    guesses: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -200,6 +203,47 @@ class AuditEntry(Base):
     case_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Unanswered(Base):
+    """A message the bot could not answer, kept for staff to improve the content and the NLU.
+
+    Deliberately without the user's identity: no user id, chat id or exact time (only the day, for
+    retention, and the ISO week), so nothing links it back to a person or their conversation. The
+    text itself is personal data (people write names): retention deletes it after
+    MESSAGE_RETENTION_DAYS, like the messages, and an admin may delete a row at once."""
+
+    __tablename__ = "unanswered"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # out_of_scope | low_confidence | clarification (the user chose none of the topics offered)
+    # | unknown_detail (the topic was understood, its content does not say)
+    kind: Mapped[str] = mapped_column(String(24))
+    language: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    week: Mapped[str] = mapped_column(String(8), index=True)  # ISO week in Herne, "2026-W49"
+    day: Mapped[dt.date] = mapped_column(Date, index=True)
+    # The NLU's best guesses, best first, as JSON [{"intent", "confidence"}].
+    guesses: Mapped[str] = mapped_column(Text, default="[]")
+
+
+class WeeklyCount(Base):
+    """An anonymous aggregate for the statistics page: how many questions (`kind` "question", by
+    the topic they were answered with) or handoffs (`kind` "handoff", by the case's topic) came
+    in a week, per language and channel. Counted in the turn; no personal data, so it outlives
+    message retention."""
+
+    __tablename__ = "weekly_counts"
+    __table_args__ = (UniqueConstraint("week", "kind", "topic", "language", "channel", name="uq_weekly_counts"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    week: Mapped[str] = mapped_column(String(8))
+    kind: Mapped[str] = mapped_column(String(16))
+    topic: Mapped[str] = mapped_column(String(64))  # "" when there is none
+    language: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[str] = mapped_column(String(32))
+    count: Mapped[int] = mapped_column(Integer, default=0)
 
 
 def as_seen(rows: "list[Message]") -> list[str]:

@@ -16,7 +16,7 @@
 6. Below the answer threshold: the likeliest topics to choose from, or out of scope.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from bot.content import OTHER_SERVICES, SMALL_TALK, ContentStore, Topic
@@ -29,6 +29,7 @@ HANDOFF = "handoff"
 SMALL_TALK_INTENTS = ("greet", "thanks", "goodbye")
 # Intents the dialogue answers itself, without a topic file (see Dialogue._choose_action).
 DIALOGUE_INTENTS = (*SMALL_TALK_INTENTS, "help", "language", OUT_OF_SCOPE)
+GUESSES = 5  # how many of the NLU's guesses an Understanding keeps
 
 
 class Nlu(Protocol):
@@ -70,6 +71,9 @@ class Understanding:
     candidates: tuple[str, ...] = ()
     via_context: bool = False
     other_service: bool = False  # about an office or place we do not cover: no entity of it is ours
+    # The NLU's best guesses for the message, best first: (intent, confidence); kept with what the
+    # bot could not answer, so that staff see what it thought.
+    guesses: tuple[tuple[str, float], ...] = ()
 
 
 class Interpreter:
@@ -92,7 +96,11 @@ class Interpreter:
                 asked = await self._nlu.parse(question)
                 if asked.intent in self._content.by_intent and asked.confidence >= self._answer:
                     result = asked
+        understood = await self._decide(text, context, mentioned, result)
+        return replace(understood, guesses=tuple((s.name, s.confidence) for s in result.ranking[:GUESSES]))
 
+    async def _decide(self, text: str, context: Topic | None, mentioned: set[str], result: NluResult) -> Understanding:
+        """Steps 3 to 6 of the module's docstring, on the classification `result`."""
         topic = self._content.by_intent.get(result.intent)
         if topic is not None and result.confidence >= self._answer \
                 and self._has_evidence(topic, mentioned, result.entities):

@@ -111,4 +111,4 @@ async def test_the_command_purges_now(database_url: str) -> None:
     done = subprocess.run([sys.executable, "-m", "bot.retention"], cwd=PROJECT_ROOT, capture_output=True, text=True,
                           env={**os.environ, "DATABASE_URL": database_url, "MESSAGE_RETENTION_DAYS": "30"})
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "deleted 2 messages, 2 inbox rows, 2 outbox rows, 0 closed cases"
+    assert done.stdout.strip() == "deleted 2 messages, 2 inbox rows, 2 outbox rows, 0 closed cases, 0 unanswered messages"
