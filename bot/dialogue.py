@@ -217,7 +217,7 @@ class Dialogue:
         if not to_team:  # a message for the case manager is no question to the bot
             await self._what_was_missing(session, message, previous, result, language, understood, conversation[0])
         if opened is not None:
-            await count(session, HANDOFF_COUNT, message.received_at, opened.topic or "", language, message.channel)
+            count(session, HANDOFF_COUNT, message.received_at, opened.topic or "", language, message.channel)
 
         if self._languages[language].rtl:
             result = replace(result, replies=tuple(replace(r, text=isolate_numbers(r.text)) for r in result.replies))
@@ -322,7 +322,7 @@ class Dialogue:
             if result.topic == "clarify":  # decided by the user's next message
                 inbound["guesses"] = guesses_to_json(understood.guesses)
         if written or message.button.startswith(TOPIC_PREFIX):
-            await count(session, QUESTION, message.received_at, result.topic, language, message.channel)
+            count(session, QUESTION, message.received_at, result.topic, language, message.channel)
 
     def _unanswered_kind(self, result: ActionResult, understood: Understanding) -> str | None:
         if result.topic == UNKNOWN_DETAIL:

@@ -8,7 +8,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Boolean, Date, event, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, select, true
+from sqlalchemy import Boolean, Date, event, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -235,7 +235,7 @@ class WeeklyCount(Base):
     message retention."""
 
     __tablename__ = "weekly_counts"
-    __table_args__ = (UniqueConstraint("week", "kind", "topic", "language", "channel", name="uq_weekly_counts"),)
+    __table_args__ = (Index("ix_weekly_counts_week", "week"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     week: Mapped[str] = mapped_column(String(8))

@@ -67,7 +67,10 @@ async def rows(storage: Storage, model: Any) -> list[Any]:
 
 
 async def counts(storage: Storage) -> dict[tuple[str, str, str, str], int]:
-    return {(c.kind, c.topic, c.language, c.channel): c.count for c in await rows(storage, WeeklyCount)}
+    summed: dict[tuple[str, str, str, str], int] = {}
+    for c in await rows(storage, WeeklyCount):
+        summed[(c.kind, c.topic, c.language, c.channel)] = summed.get((c.kind, c.topic, c.language, c.channel), 0) + c.count
+    return summed
 
 
 WEATHER = "wie wird das wetter morgen in herne"
