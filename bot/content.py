@@ -90,7 +90,7 @@ class Schedule(_Strict):
     """What the bot may compute from a topic's `opening_hours` (the weekly slots, Europe/Berlin):
     the date the facts are from, days that differ, and whether NRW public holidays are closed."""
 
-    as_of: str = Field(min_length=1)  # "2023": the source's date, said with every computed time
+    as_of: int = Field(ge=2000, le=2100)  # the year the facts are from (2023: the report), said with every computed time
     exceptions: list[ScheduleException] = []
     closed_on_public_holidays: bool = True
     calendar: bool = False  # offer the slots as an .ics calendar file
