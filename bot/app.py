@@ -127,7 +127,7 @@ def create_app(settings: Settings, guesser: LanguageGuesser | None = None) -> St
             settings.whatsapp_access_token, settings.whatsapp_app_secret, settings.whatsapp_verify_token,
             settings.whatsapp_phone_number_id, settings.whatsapp_api_base_url, settings.whatsapp_template_name,
             settings.whatsapp_template_language, storage, delivery.receive, delivery.record_report,
-            delivery.last_message_at, languages, settings.default_language,
+            delivery.last_message_at, languages, settings.default_language, public_url=settings.public_url,
         ))
     starters = [ChannelStarter(channel) for channel in channels]
     for channel in channels:
