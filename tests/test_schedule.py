@@ -296,3 +296,25 @@ def test_every_answer_carries_the_calendar_only_where_staff_offer_one(store: Con
     turn = Turn(LANGUAGES["de"], store, LANGUAGES, berlin(2026, 12, 1, 9))
     offered: Callable[[str], bool] = lambda t: answer_topic(turn, store.topics[t]).replies[0].calendar is not None
     assert offered("cafeo.women") and offered("cafeo.hours") and not offered("cafeo.about")
+
+
+OPEN_NOW = {"de": "Hat das CaféO jetzt offen?", "en": "is CaféO open now?", "ar": "هل كافيه أو مفتوح الآن؟",
+            "tr": "CaféO şu an açık mı?", "ro": "CaféO este deschis acum?", "uk": "Чи відкрито КафеО зараз?",
+            "ru": "КафеО сейчас открыто?", "fa": "آیا کافه اُ الان باز است؟"}
+
+
+@pytest.mark.parametrize("language", sorted(OPEN_NOW))
+async def test_is_cafeo_open_now_in_every_language_through_the_real_nlu(client: httpx.AsyncClient,
+                                                                         language: str) -> None:
+    """The question reaches CaféO's hours (existing intent cafeo_hours): the answer says the general
+    hours are not known, gives the numbers, and dates the next women's hour; no other time."""
+    await client.post("/api/chat", json={"button": f"l:{language}"})
+    body = (await client.post("/api/chat", json={"text": OPEN_NOW[language]})).json()
+    assert body["topic"] == "cafeo.hours"
+    text = plain(body["replies"][0]["text"])
+    assert set(TIME.findall(text)) == {"10:00", "12:00"} and "02323 16-4705" in text
+    assert store_title(language) in text.splitlines()[-1]
+
+
+def store_title(language: str) -> str:
+    return load_content(PROJECT_ROOT / "content", set(LANGUAGES)).topics["cafeo.women"].texts[language].title
