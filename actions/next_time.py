@@ -5,13 +5,14 @@ A topic states the times of the topics in its `next_times` (CaféO's hours state
 the general hours are not known), or its own when it has a schedule.
 """
 
+from babel.dates import format_time
+
 from actions.base import Turn
 from bot.calendar_file import calendar_file
 from bot.content import OPENING_HOURS_PLACEHOLDER, Topic
 from bot.i18n import format_occurrence, format_opening_hours
 from bot.messages import Calendar
 from bot.schedule import BERLIN, current_or_next
-from babel.dates import format_time
 
 
 def scheduled_topics(turn: Turn, topic: Topic) -> list[Topic]:
