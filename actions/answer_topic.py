@@ -1,6 +1,7 @@
 """Answer a content topic in the user's language, or ask for the slot it needs (e.g. the district)."""
 
 from actions.base import GERMAN_PREFIX, ActionResult, Turn, VALUE_PREFIX, person_button, topic_button
+from actions.next_time import calendar_for, next_times
 from bot.content import HANDOFF, OPENING_HOURS_PLACEHOLDER, SOURCE_LANGUAGE, Topic
 from bot.i18n import format_opening_hours
 from bot.messages import Button, Place, Reply
@@ -17,7 +18,7 @@ def _fill(turn: Turn, topic: Topic, text: str, language: str) -> str:
     if OPENING_HOURS_PLACEHOLDER in text:
         hours = format_opening_hours(topic.opening_hours, language)
         text = text.replace(OPENING_HOURS_PLACEHOLDER, hours)
-    return text.strip() + _note(turn, topic, language)
+    return "\n".join([text.strip(), *next_times(turn, topic)]) + _note(turn, topic, language)
 
 
 def _note(turn: Turn, topic: Topic, language: str) -> str:
@@ -51,7 +52,8 @@ def answer_topic(turn: Turn, topic: Topic, slot_value: str | None = None, ask_sl
                           turn.language.pgettext("button, at most 20 characters", "German text")),) + buttons
     if topic.slot is not None and slot_value in topic.slot.values:
         answer = text.by_value[slot_value]
-        return ActionResult(topic.id, (Reply(_fill(turn, topic, answer, language), buttons),), context_topic=topic.id,
+        return ActionResult(topic.id, (Reply(_fill(turn, topic, answer, language), buttons,
+                                             calendar=calendar_for(turn, topic)),), context_topic=topic.id,
                             district=slot_value if topic.slot.entity == "district" else None)
     if topic.slot is not None and ask_slot:
         choices = tuple(
@@ -63,4 +65,5 @@ def answer_topic(turn: Turn, topic: Topic, slot_value: str | None = None, ask_sl
     place = None
     if topic.place is not None:
         place = Place(topic.place.name, topic.place.address, topic.place.latitude, topic.place.longitude)
-    return ActionResult(topic.id, (Reply(_fill(turn, topic, text.answer, language), buttons, place),), context_topic=topic.id)
+    reply = Reply(_fill(turn, topic, text.answer, language), buttons, place, calendar_for(turn, topic))
+    return ActionResult(topic.id, (reply,), context_topic=topic.id)

@@ -1,6 +1,7 @@
 """What every action receives (Turn) and returns (ActionResult), and the buttons they share."""
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, field
 
 from bot.content import ContentStore
 from bot.i18n import Language
@@ -23,6 +24,8 @@ class Turn:
     language: Language
     content: ContentStore
     languages: dict[str, Language]
+    # The moment of the answer, for times computed from schedules ("is it on now?").
+    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
 
     def _(self, message: str) -> str:
         return self.language.gettext(message)

@@ -1,7 +1,7 @@
 """The composition root: builds storage, dialogue, delivery core and channels, and the ASGI app.
 
 Nothing here is a channel: each channel brings its routes; `/healthz` reports the database, the
-NLU server and each channel. A channel that cannot start (Telegram unreachable) is retried in the
+NLU server and each channel; `/calendar/<topic>.ics` serves a schedule as a calendar file. A channel that cannot start (Telegram unreachable) is retried in the
 background and does not hold up the others.
 """
 
@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from actions.next_time import calendar_of
 from bot import web_page
 from bot.channels.base import Channel
 from bot.channels.telegram import TelegramChannel
@@ -126,7 +127,7 @@ def create_app(settings: Settings, guesser: LanguageGuesser | None = None) -> St
             settings.whatsapp_access_token, settings.whatsapp_app_secret, settings.whatsapp_verify_token,
             settings.whatsapp_phone_number_id, settings.whatsapp_api_base_url, settings.whatsapp_template_name,
             settings.whatsapp_template_language, storage, delivery.receive, delivery.record_report,
-            delivery.last_message_at, languages, settings.default_language,
+            delivery.last_message_at, languages, settings.default_language, public_url=settings.public_url,
         ))
     starters = [ChannelStarter(channel) for channel in channels]
     for channel in channels:
@@ -159,8 +160,21 @@ def create_app(settings: Settings, guesser: LanguageGuesser | None = None) -> St
                 "db": "ok" if db_ok else "down", "channels": {s.channel.name: s.status for s in starters}}
         return JSONResponse(body, status_code=200 if db_ok else 503)
 
+    async def calendar(request: Request) -> Response:
+        """The weekly slots of a topic with a calendar, from today, in ?lang= (default: the default language)."""
+        topic = content.topics.get(request.path_params["topic"])
+        if topic is None or topic.schedule is None or not topic.schedule.calendar:
+            return JSONResponse({"error": "no calendar for this topic"}, status_code=404)
+        language = request.query_params.get("lang", settings.default_language)
+        if language not in languages:
+            return JSONResponse({"error": f"unknown language {language!r}"}, status_code=400)
+        file = calendar_of(dialogue.turn(language), topic)
+        return Response(file.ics, media_type="text/calendar; charset=utf-8",
+                         headers={"Content-Disposition": f'attachment; filename="{file.filename}"'})
+
     app = Starlette(
-        routes=[Route("/healthz", healthz, methods=["GET"]), *[r for c in channels for r in c.routes()],
+        routes=[Route("/healthz", healthz, methods=["GET"]), Route("/calendar/{topic}.ics", calendar, methods=["GET"]),
+                *[r for c in channels for r in c.routes()],
                 *console.routes()],
         lifespan=lifespan,
     )

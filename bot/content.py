@@ -64,6 +64,40 @@ class PlaceField(_Strict):
         return self
 
 
+class ScheduleException(_Strict):
+    """A day (or the days `date` to `until`) that differs from the weekly slots: closed, or open
+    at other times (`opens`/`closes`), e.g. {date: 2026-12-24, closed: true}."""
+
+    date: dt.date
+    until: dt.date | None = None
+    closed: bool = False
+    opens: str | None = Field(default=None, pattern=_TIME)
+    closes: str | None = Field(default=None, pattern=_TIME)
+
+    @model_validator(mode="after")
+    def _closed_or_other_times(self) -> "ScheduleException":
+        if self.until is not None and self.until < self.date:
+            raise ValueError(f"until ({self.until}) must not be before date ({self.date})")
+        if self.closed == (self.opens is not None or self.closes is not None):
+            raise ValueError("give either `closed: true` or both `opens` and `closes`")
+        if not self.closed and (self.opens is None or self.closes is None or self.opens >= self.closes):
+            raise ValueError(f"opens ({self.opens}) must be before closes ({self.closes})")
+        return self
+
+    def covers(self, day: dt.date) -> bool:
+        return self.date <= day <= (self.until or self.date)
+
+
+class Schedule(_Strict):
+    """What the bot may compute from a topic's `opening_hours` (the weekly slots, Europe/Berlin):
+    the date the facts are from, days that differ, and whether NRW public holidays are closed."""
+
+    as_of: int = Field(ge=2000, le=2100)  # the year the facts are from (2023: the report), said with every computed time
+    exceptions: list[ScheduleException] = []
+    closed_on_public_holidays: bool = True
+    calendar: bool = False  # offer the slots as an .ics calendar file
+
+
 class Slot(_Strict):
     """A topic whose answer depends on one entity, e.g. kim.contact on the user's district."""
 
@@ -98,6 +132,10 @@ class Topic(_Strict):
     reviewed: dt.date
     follow_ups: list[str] = []
     opening_hours: list[OpeningHours] = []
+    schedule: Schedule | None = None
+    # Topics whose next time this topic's answer states (computed from their schedule), e.g. the
+    # women's hour in the answer to "is CaféO open?", whose general hours are not known.
+    next_times: list[str] = []
     slot: Slot | None = None
     # Concepts (content/concepts.yml) or `entity:<name>`, one of which the message or the
     # conversation's topic must mention before this topic is answered; empty: no check.
@@ -130,6 +168,8 @@ class Topic(_Strict):
 def _consistency_problems(topic: Topic) -> list[tuple[tuple[Any, ...], str]]:
     """Checks across fields, each with the path of the field to blame: placeholders and slots."""
     problems: list[tuple[tuple[Any, ...], str]] = []
+    if topic.schedule is not None and not topic.opening_hours:
+        problems.append((("schedule",), "a schedule needs opening_hours (the weekly slots)"))
     for language, text in topic.texts.items():
         fields = {"answer": text.answer, "ask": text.ask, "unknown": text.unknown}
         fields.update({f"by_value.{value}": answer for value, answer in text.by_value.items()})
@@ -289,6 +329,10 @@ def load_content(content_dir: Path, languages: set[str]) -> ContentStore:
         for position, follow_up in enumerate(entry.topic.follow_ups):
             if follow_up != HANDOFF and follow_up not in topics and follow_up not in broken:
                 problems.append(f"{path}:{entry.line('follow_ups', position)}: follow_up {follow_up!r} is no topic")
+        for position, other in enumerate(entry.topic.next_times):
+            if other not in broken and (other not in topics or topics[other].schedule is None):
+                problems.append(f"{path}:{entry.line('next_times', position)}: next_times {other!r} is no topic"
+                                " with a schedule")
     for name in REQUIRED_CONCEPTS:
         if name not in concepts.terms:
             problems.append(f"{content_dir / 'concepts.yml'}:1: the dialogue needs the concept {name!r}")

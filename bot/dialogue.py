@@ -119,14 +119,14 @@ class Dialogue:
         self._team_hours = team_hours
         self._case_retention_days = case_retention_days
         self._messages_per_minute = user_messages_per_minute
-        self.clock = utcnow  # what "now" is for working hours (tests set it)
+        self.clock = utcnow  # what "now" is for working hours and schedules (tests set it)
 
     @property
     def content(self) -> ContentStore:
         return self._content
 
     def turn(self, language: str) -> Turn:
-        return Turn(self._languages[language], self._content, self._languages)
+        return Turn(self._languages[language], self._content, self._languages, self.clock())
 
     async def handle(self, message: IncomingMessage) -> Outcome:
         """Answer one message in a transaction of its own (the delivery core uses `respond` in its turn)."""

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from babel import Locale
-from babel.dates import format_time, get_day_names
+from babel.dates import format_date, format_time, get_day_names
 from babel.support import NullTranslations, Translations
 
 from bot.content import OpeningHours
@@ -89,3 +89,12 @@ def format_opening_hours(hours: list[OpeningHours], language: str) -> str:
             f"{format_time(opens, 'short', locale=language)}–{format_time(closes, 'short', locale=language)}"
         )
     return f"{semicolon} ".join(parts)
+
+
+def format_occurrence(start: dt.datetime, end: dt.datetime, language: str) -> str:
+    """'Donnerstag, 3. Dezember 2026, 10:00–12:00' / 'الخميس، 3 ديسمبر 2026، 10:00 ص–12:00 م': one
+    dated slot in the user's locale (wall-clock times in Europe/Berlin, as `start` and `end` carry)."""
+    comma = "،" if script_of(get_day_names("wide", locale=language)[0]) == "ARABIC" else ","
+    day = format_date(start.date(), "full", locale=language)
+    return (f"{day}{comma} {format_time(start.time(), 'short', locale=language)}"
+            f"–{format_time(end.time(), 'short', locale=language)}")

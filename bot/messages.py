@@ -44,12 +44,24 @@ class Location:
 
 
 @dataclass(frozen=True)
+class Calendar:
+    """A calendar file offered with a reply: channels that send files send `ics` as `filename`,
+    the others link to `path` on the web app (GET /calendar/<topic>.ics?lang=..)."""
+
+    title: str  # "Add to calendar", in the user's language
+    filename: str
+    path: str
+    ics: str
+
+
+@dataclass(frozen=True)
 class Reply:
     """One message from the bot to the user."""
 
     text: str
     buttons: tuple[Button, ...] = ()
     place: Place | None = None
+    calendar: Calendar | None = None
 
 
 @dataclass(frozen=True)
@@ -100,13 +112,20 @@ def reply_to_json(reply: Reply) -> dict[str, Any]:
         place = reply.place
         body["place"] = {"name": place.name, "address": place.address, "latitude": place.latitude,
                          "longitude": place.longitude}
+    if reply.calendar is not None:
+        calendar = reply.calendar
+        body["calendar"] = {"title": calendar.title, "filename": calendar.filename, "path": calendar.path,
+                            "ics": calendar.ics}
     return body
 
 
 def reply_from_json(body: dict[str, Any]) -> Reply:
     place = body.get("place")
+    calendar = body.get("calendar")
     return Reply(
         text=str(body["text"]),
         buttons=tuple(Button(str(b["title"]), str(b["payload"]), str(b.get("short", ""))) for b in body.get("buttons", [])),
         place=Place(place["name"], place["address"], place.get("latitude"), place.get("longitude")) if place else None,
+        calendar=Calendar(str(calendar["title"]), str(calendar["filename"]), str(calendar["path"]),
+                          str(calendar["ics"])) if calendar else None,
     )

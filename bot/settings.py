@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     # reply for you, write to us to read it"), and its language code as approved.
     whatsapp_template_name: str = ""
     whatsapp_template_language: str = "de"
+    # The web app's public address (https://chat.example.org): WhatsApp replies link calendar files
+    # (/calendar/<topic>.ics) under it; empty: no calendar link on WhatsApp.
+    public_url: str = ""
     # The web chat's cookie is signed with this key; every process must share it. Empty: a
     # key is made once and kept in WEB_SECRET_FILE.
     web_secret: str = ""
@@ -136,6 +139,8 @@ class Settings(BaseSettings):
                 raise ValueError(f"WhatsApp needs {', '.join(missing)} as well as WHATSAPP_ACCESS_TOKEN")
             if not self.whatsapp_api_base_url.startswith(("https://", "http://")):
                 raise ValueError("WHATSAPP_API_BASE_URL must be an http(s):// URL such as https://graph.facebook.com/v21.0")
+        if self.public_url and not self.public_url.startswith(("https://", "http://")):
+            raise ValueError("PUBLIC_URL must be the web app's public http(s):// address, e.g. https://chat.example.org")
         return self
 
     def channels(self) -> list[str]:

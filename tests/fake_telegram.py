@@ -9,6 +9,8 @@ lacks is_bot, its dates are in milliseconds), hence this fake.
 
 import asyncio
 import copy
+import email.parser
+import email.policy
 import json
 import time
 from collections.abc import AsyncIterator
@@ -92,7 +94,7 @@ class FakeTelegram:
             if method == "setWebhook":
                 self.webhook = params
             return JSONResponse({"ok": True, "result": True})
-        if method in ("sendMessage", "sendVenue"):
+        if method in ("sendMessage", "sendVenue", "sendDocument"):
             chat = str(params["chat_id"])
             if self.failures.get(chat):
                 failure = self.failures[chat].pop(0)
@@ -101,7 +103,13 @@ class FakeTelegram:
             body = copy.deepcopy(sample("sendMessage"))
             self.next_message_id += 1
             body["result"].update(message_id=self.next_message_id, date=int(time.time()))
-            if method == "sendVenue":
+            if method == "sendDocument":
+                del body["result"]["text"]
+                upload = params["document"]
+                body["result"]["document"] = {"file_name": upload["filename"], "file_id": "fake-file-id",
+                                              "file_unique_id": "fake-unique-id", "file_size": len(upload["content"])}
+                body["result"]["caption"] = params.get("caption", "")
+            elif method == "sendVenue":
                 del body["result"]["text"]
                 body["result"]["venue"] = {
                     "location": {"latitude": float(params["latitude"]), "longitude": float(params["longitude"])},
@@ -128,9 +136,25 @@ class FakeTelegram:
 
 
 async def _params(request: Request) -> dict[str, Any]:
-    """PTB sends form fields, JSON-encoding the complex ones (reply_markup, commands...)."""
-    if request.headers.get("content-type", "").startswith("application/json"):
+    """PTB sends form fields, JSON-encoding the complex ones (reply_markup, commands...), and files
+    as multipart/form-data: a file field becomes {"filename", "content_type", "content" (bytes)}."""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("application/json"):
         return dict(await request.json())
+    if content_type.startswith("multipart/form-data"):
+        head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+        parsed = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + await request.body())
+        fields: dict[str, Any] = {}
+        for part in parsed.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            data = part.get_payload(decode=True) or b""
+            if part.get_filename():
+                fields[str(name)] = {"filename": part.get_filename(), "content_type": part.get_content_type(),
+                                     "content": data}
+            else:
+                text = data.decode("utf-8")
+                fields[str(name)] = json.loads(text) if text[:1] in "[{" else text
+        return fields
     params: dict[str, Any] = {}
     for key, text in parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True):
         try:

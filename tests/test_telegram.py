@@ -291,3 +291,16 @@ async def test_a_venue_goes_through_the_outbox_to_the_bot_api(webhook: Telegram)
     await webhook.post(text_update(60, "/menu"))  # wakes the outbox
     [venue] = await webhook.fake.wait_for(1, CHAT, method="sendVenue")
     assert (float(venue["latitude"]), venue["title"]) == (51.5, "CaféO")
+
+
+async def test_a_calendar_arrives_as_a_document(webhook: Telegram) -> None:
+    """The women's hour comes with its calendar file (.ics), sent as a document after the text."""
+    assert (await webhook.post(button_update(70, "t:cafeo.women"))).status_code == 200
+    [document] = await webhook.fake.wait_for(1, CHAT, method="sendDocument")
+    assert document["document"]["filename"] == "cafeo.women.ics"
+    ics = document["document"]["content"].decode("utf-8")
+    assert ics.startswith("BEGIN:VCALENDAR\r\n") and "RRULE:FREQ=WEEKLY;BYDAY=TH" in ics
+    assert document["caption"] in {language.gettext("Add to calendar") for language in
+                                   load_languages(PROJECT_ROOT / "locales").values()}
+    texts = [sent["text"] for sent in webhook.fake.sent(CHAT)]
+    assert any("10:00" in text for text in texts)

@@ -386,3 +386,17 @@ def test_when_the_event_stream_breaks_off_the_page_resumes_and_shows_nothing_twi
     assert page.locator(".bot", has_text="Antwort zwei").count() == 1
     assert streams[0].endswith("/api/events?after=0")
     assert streams[1].endswith("/api/events?after=5")  # resumed where the stream broke off
+
+
+@needs_chromium
+def test_the_womens_hour_links_its_calendar_file(web_chat: str, browser: Any) -> None:
+    page = open_chat(browser, f"{web_chat}/?lang=uk")
+    page.evaluate("send({button: 't:cafeo.women'}, 'КафеО')")
+    link = page.get_by_role("link", name=ui("uk", "Add to calendar"))
+    link.wait_for()
+    assert link.get_attribute("href") == "/calendar/cafeo.women.ics?lang=uk"
+    with page.expect_download() as download:
+        link.click()
+    assert download.value.suggested_filename == "cafeo.women.ics"
+    assert Path(download.value.path()).read_bytes().startswith(b"BEGIN:VCALENDAR\r\n")
+    assert axe_violations(page) == []

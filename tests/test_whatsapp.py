@@ -19,7 +19,7 @@ from bot.channels.base import message_to_json
 from bot.channels.whatsapp import MAX_TEXT, Wording, render_reply
 from bot.i18n import load_languages
 from bot.language_detection import LanguageGuesser
-from bot.messages import Button, IncomingMessage, Place, Reply
+from bot.messages import Button, Calendar, IncomingMessage, Place, Reply
 from bot.settings import PROJECT_ROOT
 from bot.storage import Inbound, Message, Outbound, SentMessage, Storage, User, make_engine, migrate
 from tests.conftest import stored, free_port, make_settings, start_app
@@ -439,3 +439,11 @@ def test_a_place_is_a_pin_with_coordinates_and_a_map_link_without() -> None:
                                        "address": "Overwegstr. 32, 44623 Herne"}
     [without] = render_reply(USER, Reply("CaféO", (), Place("CaféO", "Overwegstr. 32, 44623 Herne")), WORDS)
     assert "📍 Overwegstr. 32, 44623 Herne\nhttps://www.openstreetmap.org/search?query=" in shown(without)
+
+
+def test_a_calendar_is_a_link_to_the_web_app_where_its_address_is_known() -> None:
+    calendar = Calendar("Add to calendar", "cafeo.women.ics", "/calendar/cafeo.women.ics?lang=en", "BEGIN:VCALENDAR")
+    [body] = render_reply(USER, Reply("Thursday", (), calendar=calendar), WORDS, "https://chat.example.org/")
+    assert shown(body) == "Thursday\n\n📅 Add to calendar: https://chat.example.org/calendar/cafeo.women.ics?lang=en"
+    [without] = render_reply(USER, Reply("Thursday", (), calendar=calendar), WORDS)
+    assert shown(without) == "Thursday"

@@ -5,7 +5,8 @@ In:  a webhook request (secret token checked before the body is read as JSON) or
      the update id) before Telegram is acknowledged. A pressed button's spinner is stopped at
      once (answerCallbackQuery), outside the outbox: it is an acknowledgement, not a reply.
 Out: `send` renders one channel-neutral reply as sendMessage calls (split at 4096 characters,
-     buttons as an inline keyboard) and a sendVenue for a place with coordinates, and reports
+     buttons as an inline keyboard), a sendVenue for a place with coordinates and a sendDocument
+     for a calendar file (.ics), and reports
      sent / retry after t (RetryAfter, network errors, 5xx) / blocked (Forbidden) / rejected
      (BadRequest). The outbox keeps Telegram's pace of about one message per second per chat.
 Polling serves one process (Telegram allows one getUpdates consumer); run several processes
@@ -26,7 +27,7 @@ from typing import Any, TypeVar
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
-from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Bot, BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
 
@@ -85,6 +86,9 @@ def render_reply(chat_id: str, reply: Reply) -> list[Send]:
     if place is not None and place.latitude is not None and place.longitude is not None:
         sends.append(Send(chat_id, "sendVenue", {"latitude": place.latitude, "longitude": place.longitude,
                                                  "title": place.name, "address": place.address}))
+    if reply.calendar is not None:
+        sends.append(Send(chat_id, "sendDocument", {"filename": reply.calendar.filename, "caption": reply.calendar.title,
+                                                    "content": reply.calendar.ics}))
     return sends
 
 
@@ -267,6 +271,10 @@ class TelegramChannel:
         if send.method == "sendVenue":
             await self.bot.send_venue(chat_id=send.chat_id, latitude=params["latitude"], longitude=params["longitude"],
                                       title=params["title"], address=params["address"])
+            return
+        if send.method == "sendDocument":
+            document = InputFile(params["content"].encode("utf-8"), filename=params["filename"])
+            await self.bot.send_document(chat_id=send.chat_id, document=document, caption=params["caption"])
             return
         markup = params.get("reply_markup")
         keyboard = InlineKeyboardMarkup(

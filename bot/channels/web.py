@@ -98,6 +98,8 @@ def render_reply(reply: Any) -> dict[str, Any]:
     body: dict[str, Any] = {"text": reply.text, "buttons": [{"title": b.title, "payload": b.payload} for b in reply.buttons]}
     if reply.place is not None:
         body["place"] = {"name": reply.place.name, "address": reply.place.address, "map_url": reply.place.map_url}
+    if reply.calendar is not None:
+        body["calendar"] = {"title": reply.calendar.title, "url": reply.calendar.path, "filename": reply.calendar.filename}
     return body
 
 

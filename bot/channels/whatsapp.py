@@ -130,15 +130,18 @@ def _list(body: str, buttons: tuple[Button, ...], choose: str) -> dict[str, Any]
     return {"type": "list", "body": {"text": body}, "action": {"button": choose, "sections": [{"rows": rows}]}}
 
 
-def render_reply(to: str, reply: Reply, words: Wording) -> list[dict[str, Any]]:
+def render_reply(to: str, reply: Reply, words: Wording, public_url: str = "") -> list[dict[str, Any]]:
     """A reply as Cloud API message bodies: reply buttons for up to 3 options (titles of at most
     20 characters, unique), a list for up to 10 (row titles of at most 24, the whole title as the
     row's description where a short one is shown), numbered text otherwise; a place with
-    coordinates as a location pin, one without as its address and a map link in the text."""
+    coordinates as a location pin, one without as its address and a map link in the text; a
+    calendar file as a link to the web app (`public_url`, none without it) in the text."""
     text = reply.text.strip()
     place = reply.place
     if place is not None and place.latitude is None:
         text = f"{text}\n\n📍 {place.address}\n{place.map_url}".strip()
+    if reply.calendar is not None and public_url:
+        text = f"{text}\n\n📅 {reply.calendar.title}: {public_url.rstrip('/')}{reply.calendar.path}".strip()
     messages: list[dict[str, Any]] = []
     if reply.buttons:
         head, tail = _split_keeping_tail(text or "…", MAX_INTERACTIVE_TEXT)
@@ -248,7 +251,9 @@ class WhatsAppChannel:
                  record_report: Callable[[str, str, str, str | None, bool, bool], Awaitable[None]],
                  last_message_at: Callable[[str, str], Awaitable[dt.datetime | None]],
                  languages: dict[str, Language], default_language: str,
-                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc)) -> None:
+                 clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
+                 public_url: str = "") -> None:
+        self._public_url = public_url
         self._secret = app_secret.encode()
         self._verify_token = verify_token.encode()
         self._phone_number_id = phone_number_id
@@ -345,7 +350,8 @@ class WhatsAppChannel:
             return await self._hold(item, "outside the 24-hour window")
         sent: list[str] = []
         try:
-            for body in render_reply(item.recipient, item.reply or Reply(""), await self._wording(item.recipient)):
+            for body in render_reply(item.recipient, item.reply or Reply(""), await self._wording(item.recipient),
+                                     self._public_url):
                 sent.append(await self._post(body))
         except GraphError as error:
             if error.code == OUTSIDE_WINDOW:
