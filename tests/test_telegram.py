@@ -5,6 +5,7 @@ import asyncio
 import copy
 import datetime as dt
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -304,3 +305,22 @@ async def test_a_calendar_arrives_as_a_document(webhook: Telegram) -> None:
                                    load_languages(PROJECT_ROOT / "locales").values()}
     texts = [sent["text"] for sent in webhook.fake.sent(CHAT)]
     assert any("10:00" in text for text in texts)
+
+
+async def test_info_logs_hold_no_chat_id_and_no_message_text(webhook: Telegram, caplog: pytest.LogCaptureFixture) -> None:
+    """Privacy by design: a whole conversation, a redelivery and a blocked user logged at INFO name
+    neither the chat nor what was written or answered."""
+    caplog.set_level(logging.INFO)
+
+    async def deliver(update: dict[str, Any]) -> None:
+        assert (await webhook.post(update)).status_code == 200
+
+    await conversation(webhook, deliver)
+    await deliver(text_update(3, "коли консультація для жінок у кафе о"))  # delivered again
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert logged, "nothing was logged at all: the check would prove nothing"
+    assert str(CHAT) not in logged
+    assert "консультація" not in logged
+    for sent in webhook.fake.sent(CHAT):
+        for line in sent["text"].splitlines():
+            assert len(line) < 12 or line not in logged, line

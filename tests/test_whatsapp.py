@@ -447,3 +447,22 @@ def test_a_calendar_is_a_link_to_the_web_app_where_its_address_is_known() -> Non
     assert shown(body) == "Thursday\n\n📅 Add to calendar: https://chat.example.org/calendar/cafeo.women.ics?lang=en"
     [without] = render_reply(USER, Reply("Thursday", (), calendar=calendar), WORDS)
     assert shown(without) == "Thursday"
+
+
+async def test_info_logs_hold_no_phone_number_and_no_message_text(whatsapp: WhatsApp,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    """Privacy by design: a conversation and a redelivery logged at INFO name neither the phone
+    number nor what was written or answered."""
+    caplog.set_level(logging.INFO)
+    question = "I want to learn German, where are the language courses?"
+    await whatsapp.deliver(text("wamid.LOG1", question))
+    await whatsapp.fake.wait_for(2, USER)
+    await whatsapp.deliver(text("wamid.LOG1", question))  # delivered again
+    await whatsapp.settled()
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert logged, "nothing was logged at all: the check would prove nothing"
+    assert USER not in logged
+    assert "language courses" not in logged
+    for body in whatsapp.fake.sent(USER):
+        for line in shown(body).splitlines():
+            assert len(line) < 12 or line not in logged, line
