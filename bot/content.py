@@ -17,6 +17,7 @@ from bot.crisis import CrisisGuide, load_crisis
 from bot.errors import ContentError
 from bot.evidence import Concepts, load_concepts
 from bot.words import Words, load_words, with_service_words
+from bot.content_files import SAFE_LOADER
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 HANDOFF = "handoff"  # a follow-up that offers a person rather than a topic
@@ -188,8 +189,8 @@ def load_topic(path: Path) -> LoadedTopic:
     """Read and validate one topic file; ContentError says file:line what is wrong."""
     text = path.read_text(encoding="utf-8")
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=SAFE_LOADER)
+        data = yaml.load(text, Loader=SAFE_LOADER)
     except yaml.YAMLError as error:
         # For an unclosed quote the parser gives up at the end of the file; the context mark
         # says where the scalar began, which is the line to fix.
