@@ -17,7 +17,7 @@ from bot.crisis import CrisisGuide, load_crisis
 from bot.errors import ContentError
 from bot.evidence import Concepts, load_concepts
 from bot.words import Words, load_words, with_service_words
-from bot.content_files import SAFE_LOADER
+from bot.content_files import SAFE_LOADER, parsed_once
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 HANDOFF = "handoff"  # a follow-up that offers a person rather than a topic
@@ -220,9 +220,9 @@ def load_topic(path: Path) -> LoadedTopic:
 
 def load_content(content_dir: Path, languages: set[str]) -> ContentStore:
     """Load every topic and check the store as a whole: all languages, unique intents, valid links."""
-    concepts = load_concepts(content_dir / "concepts.yml")
-    words = load_words(content_dir / "words.yml", languages)
-    crisis = load_crisis(content_dir / "crisis.yml", languages)
+    concepts = parsed_once(load_concepts, content_dir / "concepts.yml")
+    words = parsed_once(load_words, content_dir / "words.yml", frozenset(languages))
+    crisis = parsed_once(load_crisis, content_dir / "crisis.yml", frozenset(languages))
     files = sorted((content_dir / "topics").glob("*.yml"))
     if not files:
         raise ContentError(f"{content_dir / 'topics'}: no topic files (*.yml)")

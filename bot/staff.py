@@ -120,8 +120,11 @@ Handler = Callable[[Request, AsyncSession, Staff], Awaitable[Response]]
 
 
 class StaffConsole:
-    def __init__(self, storage: Storage, delivery: Delivery, dialogue: Dialogue, secure_cookie: bool) -> None:
+    def __init__(self, storage: Storage, delivery: Delivery, dialogue: Dialogue, secure_cookie: bool,
+                 content_status: Callable[[], dict[str, Any]] = lambda: {}) -> None:
+        """`content_status`: the content in use and an edit that could not be loaded (LiveContent.status)."""
         self._storage = storage
+        self._content_status = content_status
         self._delivery = delivery
         self._dialogue = dialogue
         self._secure_cookie = secure_cookie
@@ -143,6 +146,7 @@ class StaffConsole:
             Route("/staff/api/cases/{id:int}/reply", api(self._reply, change=True), methods=["POST"]),
             Route("/staff/api/cases/{id:int}/close", api(self._close, change=True), methods=["POST"]),
             Route("/staff/api/audit", api(self._audit, admin=True), methods=["GET"]),
+            Route("/staff/api/content", api(self._content), methods=["GET"]),
         ]
 
     # -- sessions ------------------------------------------------------------------------
@@ -216,6 +220,10 @@ class StaffConsole:
     async def _session(self, request: Request, session: AsyncSession, staff: Staff) -> Response:
         return JSONResponse({"user": staff.name, "role": staff.role, "languages": list(staff.languages),
                              "csrf_token": staff.csrf_token})
+
+    async def _content(self, request: Request, session: AsyncSession, staff: Staff) -> Response:
+        """The content version in use and, while the files on disk are invalid, what is wrong with them."""
+        return JSONResponse(self._content_status(), headers={"Cache-Control": "no-store"})
 
     # -- cases ---------------------------------------------------------------------------
 
