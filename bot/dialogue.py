@@ -189,7 +189,7 @@ class Dialogue:
             result = unsupported_message(self.turn(language, content))
         elif message.location is not None:
             language = state.language or self._hinted(message.language_hint) or self._default
-            result = self._on_location(message.location, self.turn(language, content), content)
+            result = self._on_location(message.location, self.turn(language, content))
         elif message.button == DELETE_CONFIRM and _asked_recently(user.delete_asked_at, message.received_at):
             language = state.language or self._hinted(message.language_hint) or self._default
             await self._storage.delete_user(session, user.id)
@@ -351,12 +351,12 @@ class Dialogue:
         # An unknown payload (an old button, a typo in a channel): show the menu, never drop it.
         return show_menu(turn), language
 
-    def _on_location(self, where: Location, turn: Turn, content: ContentVersion) -> ActionResult:
+    def _on_location(self, where: Location, turn: Turn) -> ActionResult:
         """A shared location: the answer for the district its name or address names (as the
         user's app gave them, e.g. "44627 Herne-Sodingen"), else the district question.
         Coordinates alone decide nothing: the content has no district boundaries to test them
         against, and a guess near a border would send the user to the wrong team."""
-        topic = next((t for t in content.store.topics.values() if t.slot is not None and t.slot.entity == "district"),
+        topic = next((t for t in turn.content.topics.values() if t.slot is not None and t.slot.entity == "district"),
                      None)
         if topic is None or topic.slot is None:
             return show_menu(turn)

@@ -72,8 +72,10 @@ def content_digest(content_dir: Path) -> str:
             continue  # an editor's lock or swap file
         try:
             data = path.read_bytes()
-        except (FileNotFoundError, IsADirectoryError):
+        except FileNotFoundError:
             continue  # removed since it was listed: the next poll sees the store without it
+        except OSError as error:
+            data = f"unreadable: {error}".encode()  # the load says so, and staff see it
         digest.update(f"{relative.as_posix()}\0{len(data)}\0".encode())
         digest.update(data)
     return digest.hexdigest()[:12]

@@ -9,6 +9,7 @@ import datetime as dt
 import logging
 import os
 import shutil
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -16,11 +17,21 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 
+from bot.app import create_app
+from bot.dialogue import Dialogue
+from bot.i18n import load_languages
 from bot.language_detection import LanguageGuesser
+from bot.live_content import ContentVersion, load_version
+from bot.messages import IncomingMessage, Outcome
+from bot.nlu import NluResult
 from bot.settings import PROJECT_ROOT
-from tests.conftest import Chat, make_settings, start_app, texts
-from tests.test_handoff import Console, staff
+from bot.storage import Storage, make_engine, migrate
+from tests.conftest import Chat, free_port, make_settings, start_app, texts
+from tests.fakes import FakeNlu
+from tests.test_handoff import PASSWORD, Console, staff
+from tests.test_web_page import axe_violations, browser, needs_chromium  # noqa: F401
 
 LIVE_WITHIN = 2.0  # seconds from saving a file to the bot answering with it
 
@@ -42,6 +53,14 @@ def edit(path: Path, old: str, new: str) -> None:
     text = path.read_text(encoding="utf-8")
     assert text.count(old) == 1, (path, old)
     path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def edited_copy(into: Path) -> Path:
+    """A copy of content/ with a new answer for cafeo.women and a new title for cafeo.hours."""
+    content = copy_content(into)
+    edit(content / "topics" / "cafeo.women.yml", OLD_ANSWER, NEW_ANSWER)
+    edit(content / "topics" / "cafeo.hours.yml", f'title: "{OLD_TITLE}"', f'title: "{NEW_TITLE}"')
+    return content
 
 
 def line_of(path: Path, fragment: str) -> int:
@@ -80,9 +99,7 @@ async def test_an_edit_is_served_within_2_s_while_messages_keep_coming(
         database_url: str, rasa_server: tuple[str, str], guesser: LanguageGuesser, tmp_path: Path) -> None:
     # Two files change at once: content/ is a link swapped to the edited copy (as a Kubernetes
     # ConfigMap or a deploy script does), so every reply shows either both edits or neither.
-    old, new = copy_content(tmp_path / "v1"), copy_content(tmp_path / "v2")
-    edit(new / "topics" / "cafeo.women.yml", OLD_ANSWER, NEW_ANSWER)
-    edit(new / "topics" / "cafeo.hours.yml", f'title: "{OLD_TITLE}"', f'title: "{NEW_TITLE}"')
+    old, new = copy_content(tmp_path / "v1"), edited_copy(tmp_path / "v2")
     content = tmp_path / "content"
     content.symlink_to(old, target_is_directory=True)
     settings = make_settings(database_url, *rasa_server, content_dir=content, user_messages_per_minute=100_000)
@@ -221,3 +238,93 @@ async def test_team_hours_follow_an_edit_of_team_yml(live_bot: tuple[Any, httpx.
         return "Das Team arbeitet gerade" in texts(await Chat(http, f"user-{next(users)}").press("consent:yes"))
 
     await within(LIVE_WITHIN, team_at_work)
+
+
+class Swappable:
+    """The content source of a running process, swapped by hand."""
+
+    def __init__(self, current: ContentVersion) -> None:
+        self.current = current
+
+
+class EditLandsWhileAsking(FakeNlu):
+    """A FAKE NLU during whose answer an edit of the content is swapped in."""
+
+    def __init__(self, source: Swappable, edited: ContentVersion) -> None:
+        super().__init__()
+        self._source, self._edited = source, edited
+
+    async def parse(self, text: str) -> NluResult:
+        self._source.current = self._edited
+        return await super().parse(text)
+
+
+async def test_a_turn_reads_one_version_even_when_an_edit_lands_midway(tmp_path: Path, guesser: LanguageGuesser) -> None:
+    languages = load_languages(PROJECT_ROOT / "locales")
+    old = load_version(copy_content(tmp_path / "v1"), set(languages), "v1")
+    new = load_version(edited_copy(tmp_path / "v2"), set(languages), "v2")
+    source = Swappable(old)
+    nlu = EditLandsWhileAsking(source, new)
+    question = "wann ist die frauensprechstunde im cafeo"
+    nlu.says(question, "cafeo_women")
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+    await migrate(engine)
+    dialogue = Dialogue(Storage(engine), nlu, source, languages, guesser, "de", 0.45, 0.2, 30)
+
+    def shown(outcome: Outcome) -> str:
+        return "\n".join([r.text for r in outcome.replies] + [b.title for r in outcome.replies for b in r.buttons])
+
+    async def ask() -> str:
+        return shown(await dialogue.handle(IncomingMessage("web", "u1", dt.datetime.now(dt.timezone.utc),
+                                                           text=question, language_hint="de")))
+
+    try:
+        during = await ask()  # the edit lands while the NLU is asked: the answer and its buttons are the old ones
+        assert source.current is new
+        assert OLD_ANSWER in during and OLD_TITLE in during and NEW_TITLE not in during, during
+        after = await ask()
+        assert NEW_ANSWER in after and NEW_TITLE in after, after
+    finally:
+        await engine.dispose()
+
+
+@needs_chromium
+def test_the_console_shows_a_broken_edit_until_it_is_fixed(tmp_path: Path, guesser: LanguageGuesser,
+                                                            browser: Any) -> None:
+    content = copy_content(tmp_path)
+    app = create_app(make_settings(f"sqlite:///{tmp_path / 'bot.db'}", content_dir=content), guesser)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_until_complete, args=(server.serve(),), daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            assert thread.is_alive(), "the application did not start"
+            time.sleep(0.05)
+        asyncio.run_coroutine_threadsafe(staff(app, "amira"), loop).result(timeout=20)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        page.goto(f"http://127.0.0.1:{port}/staff")
+        page.locator("input[name=username]").fill("amira")
+        page.locator("input[name=password]").fill(PASSWORD)
+        page.locator("#login-form button").click()
+        page.locator("#queue-empty").wait_for(state="visible")
+        assert not page.locator("#content-error").is_visible()
+
+        women = content / "topics" / "cafeo.women.yml"
+        edit(women, 'opens: "10:00"', 'opens: "25:00"')
+        banner = page.locator("#content-error")
+        banner.wait_for(state="visible", timeout=10_000)  # the page asks every 3 s
+        assert f"content/topics/cafeo.women.yml:{line_of(women, '25:00')}:" in banner.inner_text()
+        assert "nicht übernommen" in banner.inner_text()
+        assert axe_violations(page) == []
+        artifacts = PROJECT_ROOT / "var" / "test-artifacts"
+        artifacts.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(artifacts / "staff-content-error.png"), full_page=True)
+
+        edit(women, 'opens: "25:00"', 'opens: "10:00"')
+        banner.wait_for(state="hidden", timeout=10_000)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        loop.close()
