@@ -1,8 +1,9 @@
 """The composition root: builds storage, dialogue, delivery core and channels, and the ASGI app.
 
 Nothing here is a channel: each channel brings its routes; `/healthz` reports the database, the
-NLU server and each channel; `/calendar/<topic>.ics` serves a schedule as a calendar file. A channel that cannot start (Telegram unreachable) is retried in the
-background and does not hold up the others.
+NLU server, each channel, and the content in use (with an edit that could not be loaded);
+`/calendar/<topic>.ics` serves a schedule as a calendar file. A channel that cannot start
+(Telegram unreachable) is retried in the background and does not hold up the others.
 """
 
 import asyncio
@@ -24,12 +25,12 @@ from bot.channels.base import Channel
 from bot.channels.telegram import TelegramChannel
 from bot.channels.web import Identity, WebChannel
 from bot.channels.whatsapp import WhatsAppChannel
-from bot.content import load_content
 from bot.delivery import Delivery, Retries, supervise
 from bot.dialogue import Dialogue
-from bot.handoff import Notifier, SmtpSettings, load_team_hours
+from bot.handoff import Notifier, SmtpSettings
 from bot.i18n import load_languages
 from bot.language_detection import LanguageGuesser
+from bot.live_content import LiveContent
 from bot.nlu import RasaNluClient
 from bot.retention import purge_every
 from bot.settings import Settings
@@ -91,12 +92,13 @@ class ChannelStarter:
 
 def create_app(settings: Settings, guesser: LanguageGuesser | None = None) -> Starlette:
     """The ASGI application. Content and catalogs are checked before it serves; the database is
-    migrated (once, under a lock) at start-up.
+    migrated (once, under a lock) at start-up. While it runs, each valid edit of the content is
+    swapped in (bot/live_content.py).
 
     `guesser` may be shared between apps (tests build many); building one takes seconds.
     """
     languages = load_languages(settings.locales_dir)
-    content = load_content(settings.content_dir, set(languages))
+    content = LiveContent(settings.content_dir, set(languages))
     guesser = guesser or LanguageGuesser(list(languages), settings.contrast_language_list())
     engine = make_engine(settings.database_url)
     storage = Storage(engine)
@@ -104,14 +106,14 @@ def create_app(settings: Settings, guesser: LanguageGuesser | None = None) -> St
     nlu = RasaNluClient(settings.rasa_url, settings.rasa_token, settings.nlu_timeout_seconds, http)
     dialogue = Dialogue(storage, nlu, content, languages, guesser, settings.default_language,
                         settings.answer_threshold, settings.clarify_threshold, settings.context_minutes,
-                        load_team_hours(settings.content_dir / "team.yml"), settings.case_retention_days,
-                        settings.user_messages_per_minute)
+                        case_retention_days=settings.case_retention_days,
+                        user_messages_per_minute=settings.user_messages_per_minute)
     smtp = SmtpSettings(settings.smtp_host, settings.smtp_port, settings.smtp_sender,
                         tuple(settings.smtp_recipient_list()), settings.staff_console_url) if settings.smtp_host else None
     notifier = Notifier(smtp)
     delivery = Delivery(storage, dialogue, Retries(settings.inbound_max_attempts, settings.inbound_retry_seconds),
                         notifier)
-    console = StaffConsole(storage, delivery, dialogue, settings.web_cookie_secure)
+    console = StaffConsole(storage, delivery, dialogue, settings.web_cookie_secure, content.status)
     channels: list[Channel] = [
         WebChannel(storage, Identity(web_secret(settings)), delivery.receive, delivery.answer_now,
                    settings.web_cookie_secure, web_page.routes(languages, settings.default_language)),
@@ -137,6 +139,7 @@ def create_app(settings: Settings, guesser: LanguageGuesser | None = None) -> St
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await migrate(engine)
         delivery.start()
+        watcher = asyncio.create_task(supervise("content watcher", content.watch), name="content-watcher")
         retention = asyncio.create_task(supervise("retention", lambda: purge_every(
             storage, settings.message_retention_days, settings.retention_interval_minutes * 60,
             settings.case_retention_days)), name="retention")
@@ -145,8 +148,9 @@ def create_app(settings: Settings, guesser: LanguageGuesser | None = None) -> St
         try:
             yield
         finally:
+            watcher.cancel()
             retention.cancel()
-            await asyncio.gather(retention, return_exceptions=True)
+            await asyncio.gather(watcher, retention, return_exceptions=True)
             for starter in starters:
                 await starter.stop()
             await delivery.stop()
@@ -157,18 +161,20 @@ def create_app(settings: Settings, guesser: LanguageGuesser | None = None) -> St
     async def healthz(request: Request) -> Response:
         nlu_ok, db_ok = await asyncio.gather(nlu.is_ready(), storage.ping())
         body = {"status": "ok" if db_ok else "degraded", "nlu": "ok" if nlu_ok else "down",
-                "db": "ok" if db_ok else "down", "channels": {s.channel.name: s.status for s in starters}}
+                "db": "ok" if db_ok else "down", "channels": {s.channel.name: s.status for s in starters},
+                "content": content.status()}
         return JSONResponse(body, status_code=200 if db_ok else 503)
 
     async def calendar(request: Request) -> Response:
         """The weekly slots of a topic with a calendar, from today, in ?lang= (default: the default language)."""
-        topic = content.topics.get(request.path_params["topic"])
+        version = content.current
+        topic = version.store.topics.get(request.path_params["topic"])
         if topic is None or topic.schedule is None or not topic.schedule.calendar:
             return JSONResponse({"error": "no calendar for this topic"}, status_code=404)
         language = request.query_params.get("lang", settings.default_language)
         if language not in languages:
             return JSONResponse({"error": f"unknown language {language!r}"}, status_code=400)
-        file = calendar_of(dialogue.turn(language), topic)
+        file = calendar_of(dialogue.turn(language, version), topic)
         return Response(file.ics, media_type="text/calendar; charset=utf-8",
                          headers={"Content-Disposition": f'attachment; filename="{file.filename}"'})
 
@@ -181,5 +187,6 @@ def create_app(settings: Settings, guesser: LanguageGuesser | None = None) -> St
     app.state.delivery = delivery
     app.state.storage = storage
     app.state.dialogue = dialogue
+    app.state.content = content
     app.state.notifier = notifier
     return app

@@ -18,6 +18,7 @@ from bot.crisis import CrisisGuide, load_crisis
 from bot.errors import ContentError
 from bot.evidence import Concepts, load_concepts
 from bot.words import Words, load_words, with_service_words
+from bot.content_files import SAFE_LOADER, parsed_once
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 HANDOFF = "handoff"  # a follow-up that offers a person rather than a topic
@@ -247,13 +248,13 @@ class LoadedTopic:
         return _line_for(path, self.lines)
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(SAFE_LOADER):  # type: ignore[valid-type,misc]
     """YAML without its own dates: "2026-13-30" stays text, so the schema reports it with its line
     (YAML would fail on it with no line at all)."""
 
     yaml_implicit_resolvers = {
         first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+        for first, resolvers in SAFE_LOADER.yaml_implicit_resolvers.items()
     }
 
 
@@ -292,9 +293,9 @@ def load_topic(path: Path) -> LoadedTopic:
 
 def load_content(content_dir: Path, languages: set[str]) -> ContentStore:
     """Load every topic and check the store as a whole: all languages, unique intents, valid links."""
-    concepts = load_concepts(content_dir / "concepts.yml")
-    words = load_words(content_dir / "words.yml", languages)
-    crisis = load_crisis(content_dir / "crisis.yml", languages)
+    concepts = parsed_once(load_concepts, content_dir / "concepts.yml")
+    words = parsed_once(load_words, content_dir / "words.yml", frozenset(languages))
+    crisis = parsed_once(load_crisis, content_dir / "crisis.yml", frozenset(languages))
     files = sorted((content_dir / "topics").glob("*.yml"))
     if not files:
         raise ContentError(f"{content_dir / 'topics'}: no topic files (*.yml)")

@@ -41,6 +41,7 @@ import yaml
 
 from bot.errors import ContentError
 from bot.normalization import normalize
+from bot.content_files import SAFE_LOADER, normalize_term
 
 CATEGORIES = ("suicide", "violence", "medical", "child")
 MAX_GAP = 2  # other words allowed between two neighbouring words of an expression
@@ -271,6 +272,7 @@ class _ExpressionIndex:
                 yield self.expressions[number], ids
 
 
+@functools.lru_cache(maxsize=1 << 15)  # a reload of crisis.yml parses only the expressions that changed
 def parse_expression(written: str) -> tuple[Term, ...]:
     """Terms of a written expression; ValueError says what a staff member must fix."""
     terms: list[Term] = []
@@ -279,7 +281,7 @@ def parse_expression(written: str) -> tuple[Term, ...]:
         core = raw.strip("*=")
         if "*" in core or "=" in core:
             raise ValueError(f"{raw!r}: '*' belongs only at the start of a word, '=' only at its end")
-        words = _words(normalize(core))
+        words = _words(normalize_term(core))
         if not words:
             raise ValueError(f"{raw!r} has no letters or digits")
         for position, word in enumerate(words):
@@ -471,7 +473,7 @@ def load_crisis(path: Path, languages: set[str]) -> CrisisGuide:
     """
     problems = _Problems(path)
     try:
-        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        root = yaml.compose(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except yaml.YAMLError as error:
         mark = getattr(error, "context_mark", None) or getattr(error, "problem_mark", None)
         raise ContentError(f"{path}:{mark.line + 1 if mark else 1}: not valid YAML: {error}") from error

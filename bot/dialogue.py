@@ -51,6 +51,7 @@ from bot.content import ContentStore, Topic
 from bot.errors import NluUnavailable
 from bot.i18n import Language
 from bot.language_detection import LanguageChooser, LanguageGuesser
+from bot.live_content import ContentSource, ContentVersion, FixedContent
 from bot.handoff import TeamHours, acknowledge_due, open_case_of
 from bot.messages import IncomingMessage, Location, OpenedCase, Outcome, Reply, reply_to_json
 from bot.normalization import normalize
@@ -89,14 +90,26 @@ def _passes_by_the_team(payload: str) -> bool:
     return payload in (LANGUAGES, PRIVACY, DELETE_ASK, DELETE_CONFIRM) or payload.startswith(LANGUAGE_PREFIX)
 
 
+class Ahead(Remembered):
+    """What `understand_ahead` found for a turn: the NLU's answers, and the content version it
+    read, which the rest of the turn reads too (an edit swapped in meanwhile waits for the next turn)."""
+
+    def __init__(self, nlu: Nlu, content: ContentVersion) -> None:
+        super().__init__(nlu)
+        self.content = content
+
+
 class Dialogue:
-    """Holds what every conversation shares; `handle` is the one entry point for channels."""
+    """Holds what every conversation shares; `handle` is the one entry point for channels.
+
+    The content may change between turns (bot/live_content.py), never within one: a turn takes
+    the version in use when it begins and hands it down to everything it calls."""
 
     def __init__(
         self,
         storage: Storage,
         nlu: Nlu,
-        content: ContentStore,
+        content: ContentStore | ContentSource,
         languages: dict[str, Language],
         guesser: LanguageGuesser,
         default_language: str,
@@ -109,24 +122,25 @@ class Dialogue:
     ) -> None:
         self._storage = storage
         self._nlu = nlu
-        self._content = content
+        # A store given as such never changes; its team hours are `team_hours`.
+        self._source = FixedContent(ContentVersion(content, team_hours)) if isinstance(content, ContentStore) else content
         self._thresholds = (answer_threshold, clarify_threshold)
         self._languages = languages
-        scripts = {code: language.script for code, language in languages.items()}
-        self._chooser = LanguageChooser(guesser, content.words, scripts, default_language)
+        self._guesser = guesser
+        self._scripts = {code: language.script for code, language in languages.items()}
         self._default = default_language
         self._context = dt.timedelta(minutes=context_minutes)
-        self._team_hours = team_hours
         self._case_retention_days = case_retention_days
         self._messages_per_minute = user_messages_per_minute
         self.clock = utcnow  # what "now" is for working hours and schedules (tests set it)
 
     @property
     def content(self) -> ContentStore:
-        return self._content
+        """The content in use now."""
+        return self._source.current.store
 
-    def turn(self, language: str) -> Turn:
-        return Turn(self._languages[language], self._content, self._languages, self.clock())
+    def turn(self, language: str, content: ContentVersion) -> Turn:
+        return Turn(self._languages[language], content.store, self._languages, self.clock())
 
     async def handle(self, message: IncomingMessage) -> Outcome:
         """Answer one message in a transaction of its own (the delivery core uses `respond` in its turn)."""
@@ -134,17 +148,18 @@ class Dialogue:
             user = await self._storage.lock_user(session, message.channel, message.user_ref)
             return await self.respond(session, user, message)
 
-    async def understand_ahead(self, message: IncomingMessage, user: User | None) -> Remembered:
+    async def understand_ahead(self, message: IncomingMessage, user: User | None) -> Ahead:
         """Ask the NLU, before the turn's transaction, what `respond` will ask it, reading the
         conversation's context from `user` as it is now (unlocked). Pass the result to `respond`:
         it answers the same questions from memory, and asks anew only what a state changed
         meanwhile (another message of the same user) makes it ask."""
-        nlu = Remembered(self._nlu)
+        content = self._source.current
+        nlu = Ahead(self._nlu, content)
         if message.text and not message.button and not message.unsupported and not message.text.startswith("/") \
-                and self._content.crisis.detect(message.text) is None:
-            context = self._fresh_context(_State(user), message.received_at) if user is not None else None
+                and content.store.crisis.detect(message.text) is None:
+            context = self._fresh_context(content, _State(user), message.received_at) if user is not None else None
             try:
-                await self._interpreter(nlu).interpret(message.text, context)
+                await self._interpreter(nlu, content).interpret(message.text, context)
             except NluUnavailable:
                 pass  # remembered: the turn answers with "cannot understand text right now"
         return nlu
@@ -159,6 +174,7 @@ class Dialogue:
         While the user's conversation is with the case-management team (an open case), the bot
         does not answer: the message is kept for the team, and the user hears at most a short
         acknowledgement every ten minutes; a crisis still gets the crisis reply at once."""
+        content = nlu.content if isinstance(nlu, Ahead) else self._source.current
         # A shared location is not kept: only that one came.
         inbound = message.text or message.button or ("(location: received)" if message.location is not None
                                                      else f"({message.unsupported}: received, unsupported)")
@@ -175,44 +191,46 @@ class Dialogue:
         opened: OpenedCase | None = None
         to_team = case is not None and not _passes_by_the_team(payload)
         if case is not None and to_team:
-            result, language, intent = self._with_team(session, user, case, message, payload, state)
+            result, language, intent = self._with_team(session, user, case, message, payload, state, content)
             confidence = 1.0 if intent == CRISIS else 0.0
-        elif await self._too_fast(session, user.id, message):
+        elif await self._too_fast(session, user.id, message, content):
             # Kept in the conversation but not answered; the user hears why, once a minute.
             language = state.language or self._hinted(message.language_hint) or self._default
-            result = await self._slow_down(session, user, self.turn(language))
+            result = await self._slow_down(session, user, self.turn(language, content))
             conversation[0]["topic"] = TOO_FAST
         elif message.unsupported:
             language = state.language or self._hinted(message.language_hint) or self._default
-            result = unsupported_message(self.turn(language))
+            result = unsupported_message(self.turn(language, content))
         elif message.location is not None:
             language = state.language or self._hinted(message.language_hint) or self._default
-            result = self._on_location(message.location, self.turn(language))
+            result = self._on_location(message.location, self.turn(language, content))
         elif message.button == DELETE_CONFIRM and _asked_recently(user.delete_asked_at, message.received_at):
             language = state.language or self._hinted(message.language_hint) or self._default
             await self._storage.delete_user(session, user.id)
-            result = deleted(self.turn(language))
+            result = deleted(self.turn(language, content))
             return Outcome(language=language, topic=result.topic, replies=result.replies)
         elif message.button == DELETE_CONFIRM:
             # A confirmation without a recent question (an old button, another session): ask again.
             language = state.language or self._hinted(message.language_hint) or self._default
-            result = ask_to_delete(self.turn(language))
+            result = ask_to_delete(self.turn(language, content))
         elif payload == CONSENT_YES:
             language = state.language or self._hinted(message.language_hint) or self._default
-            result, opened = await self._open_case(session, user, message, language, reply_to or message.user_ref)
+            result, opened = await self._open_case(session, user, message, language, reply_to or message.user_ref,
+                                                   content)
         elif payload == CONSENT_NO:
             language = state.language or self._hinted(message.language_hint) or self._default
             session.add(Consent(user_id=user.id, answer="no", version=CONSENT_VERSION, created_at=utcnow()))
-            result = consent_refused(self.turn(language))
+            result = consent_refused(self.turn(language, content))
         elif payload == CANCEL:
             language = state.language or self._hinted(message.language_hint) or self._default
-            result = nothing_to_cancel(self.turn(language))
+            result = nothing_to_cancel(self.turn(language, content))
         elif message.button or command is not None:
-            result, language = self._on_button(payload, state, message.language_hint)
+            result, language = self._on_button(payload, state, message.language_hint, content)
         else:
-            result, language, intent, confidence, understood = await self._on_text(message, state, nlu or self._nlu)
+            result, language, intent, confidence, understood = await self._on_text(message, state, nlu or self._nlu,
+                                                                                   content)
             if result.topic in MISUNDERSTOOD and previous is not None and previous.topic in MISUNDERSTOOD:
-                result = replace(result, replies=result.replies + (offer_person(self.turn(language)),))
+                result = replace(result, replies=result.replies + (offer_person(self.turn(language, content)),))
 
         if not to_team:  # a message for the case manager is no question to the bot
             await self._what_was_missing(session, message, previous, result, language, understood, conversation[0])
@@ -238,10 +256,11 @@ class Dialogue:
 
     # -- too many messages ---------------------------------------------------------------
 
-    async def _too_fast(self, session: AsyncSession, user_id: int, message: IncomingMessage) -> bool:
+    async def _too_fast(self, session: AsyncSession, user_id: int, message: IncomingMessage,
+                        content: ContentVersion) -> bool:
         """More than USER_MESSAGES_PER_MINUTE from this user in the last minute, counted in the
         database (the user's row is locked, so every process counts the same); a crisis never waits."""
-        if message.text and self._content.crisis.detect(message.text) is not None:
+        if message.text and content.store.crisis.detect(message.text) is not None:
             return False
         earlier = await session.scalar(select(func.count(Message.id)).where(
             Message.user_id == user_id, Message.direction == "in", Message.created_at >= utcnow() - RATE_WINDOW))
@@ -260,14 +279,15 @@ class Dialogue:
     # -- a person instead of the bot -----------------------------------------------------
 
     def _with_team(self, session: AsyncSession, user: User, case: Case, message: IncomingMessage, payload: str,
-                   state: "_State") -> tuple[ActionResult, str, str]:
+                   state: "_State", content: ContentVersion) -> tuple[ActionResult, str, str]:
         """A message while the conversation is with the team: (what the user hears, language, intent)."""
         language = state.language or self._hinted(message.language_hint) or self._default
-        turn = self.turn(language)
-        danger = self._content.crisis.detect(message.text) if message.text and not payload else None
+        turn = self.turn(language, content)
+        danger = content.store.crisis.detect(message.text) if message.text and not payload else None
         if danger is not None:
             case.urgent = True  # the team sees it first in the queue
-            return crisis(self.turn(state.language or danger.language)), state.language or danger.language, CRISIS
+            language = state.language or danger.language
+            return crisis(self.turn(language, content)), language, CRISIS
         if payload == CANCEL:
             case.status, case.closed_at, case.outcome = "closed", utcnow(), "withdrawn by the user"
             session.add(Consent(user_id=user.id, answer="withdrawn", version=case.consent_version, created_at=utcnow()))
@@ -280,7 +300,7 @@ class Dialogue:
         return ActionResult("handoff.waiting", (), handoff=True), language, ""
 
     async def _open_case(self, session: AsyncSession, user: User, message: IncomingMessage, language: str,
-                         recipient: str) -> tuple[ActionResult, OpenedCase]:
+                         recipient: str, content: ContentVersion) -> tuple[ActionResult, OpenedCase]:
         """Consent given: store it and open the case (urgent after a crisis reply in the last hour)."""
         now = self.clock()
         crisis_lately = await session.scalar(select(Message.id).where(
@@ -291,9 +311,10 @@ class Dialogue:
                     consent_version=CONSENT_VERSION, created_at=now, acknowledged_at=now)
         session.add(case)
         await session.flush()
-        hours = self._team_hours
+        hours = content.team_hours
         at_work = hours.at_work(now) if hours.known else None
-        result = handed_off(self.turn(language), None if at_work is not False else hours.next_working_day(now), at_work)
+        result = handed_off(self.turn(language, content), None if at_work is not False else hours.next_working_day(now),
+                            at_work)
         return result, OpenedCase(case.id, case.urgent, language, case.channel, case.topic)
 
     @staticmethod
@@ -353,12 +374,13 @@ class Dialogue:
 
     def back_with_bot(self, language: str) -> ActionResult:
         """What the user hears when the case manager closes their case."""
-        return back_with_bot(self.turn(language if language in self._languages else self._default))
+        return back_with_bot(self.turn(language if language in self._languages else self._default,
+                                       self._source.current))
 
     def apology(self, language: str | None, hint: str) -> ActionResult:
         """What a user hears when their message could not be answered at all (a fault of ours)."""
         code = language if language in self._languages else self._hinted(hint) or self._default
-        return could_not_answer(self.turn(code))
+        return could_not_answer(self.turn(code, self._source.current))
 
     def _command_payload(self, text: str, payload: str) -> str:
         """`/language ar` chooses Arabic directly; other commands are their button."""
@@ -369,12 +391,12 @@ class Dialogue:
 
     # -- buttons -------------------------------------------------------------------------
 
-    def _on_button(self, payload: str, state: "_State", hint: str) -> tuple[ActionResult, str]:
+    def _on_button(self, payload: str, state: "_State", hint: str, content: ContentVersion) -> tuple[ActionResult, str]:
         language = state.language or self._hinted(hint) or self._default
         if payload.startswith(LANGUAGE_PREFIX) and payload[len(LANGUAGE_PREFIX):] in self._languages:
             language = payload[len(LANGUAGE_PREFIX):]
-            return switch_language(self.turn(language)), language
-        turn = self.turn(language)
+            return switch_language(self.turn(language, content)), language
+        turn = self.turn(language, content)
         if payload == START:
             return greet(turn, first_contact=True), language
         if payload == MENU:
@@ -387,14 +409,14 @@ class Dialogue:
             return offer_languages(turn), language
         if payload == HANDOFF:
             return ask_consent(turn, self._case_retention_days), language
-        if payload.startswith(TOPIC_PREFIX) and payload[len(TOPIC_PREFIX):] in self._content.topics:
-            return answer_topic(turn, self._content.topics[payload[len(TOPIC_PREFIX):]]), language
-        if payload.startswith(GERMAN_PREFIX) and payload[len(GERMAN_PREFIX):] in self._content.topics:
-            german = self._content.topics[payload[len(GERMAN_PREFIX):]]
-            return answer_topic(turn, german, ask_slot=False, in_german=True), language
+        topics = content.store.topics
+        if payload.startswith(TOPIC_PREFIX) and payload[len(TOPIC_PREFIX):] in topics:
+            return answer_topic(turn, topics[payload[len(TOPIC_PREFIX):]]), language
+        if payload.startswith(GERMAN_PREFIX) and payload[len(GERMAN_PREFIX):] in topics:
+            return answer_topic(turn, topics[payload[len(GERMAN_PREFIX):]], ask_slot=False, in_german=True), language
         if payload.startswith(VALUE_PREFIX):
             topic_id, _, value = payload[len(VALUE_PREFIX):].partition(":")
-            topic = self._content.topics.get(topic_id)
+            topic = topics.get(topic_id)
             if topic is not None:
                 return answer_topic(turn, topic, slot_value=value or None, ask_slot=False), language
         # An unknown payload (an old button, a typo in a channel): show the menu, never drop it.
@@ -405,7 +427,7 @@ class Dialogue:
         user's app gave them, e.g. "44627 Herne-Sodingen"), else the district question.
         Coordinates alone decide nothing: the content has no district boundaries to test them
         against, and a guess near a border would send the user to the wrong team."""
-        topic = next((t for t in self._content.topics.values() if t.slot is not None and t.slot.entity == "district"),
+        topic = next((t for t in turn.content.topics.values() if t.slot is not None and t.slot.entity == "district"),
                      None)
         if topic is None or topic.slot is None:
             return show_menu(turn)
@@ -416,30 +438,31 @@ class Dialogue:
 
     # -- free text -----------------------------------------------------------------------
 
-    def _interpreter(self, nlu: Nlu) -> Interpreter:
-        return Interpreter(nlu, self._content, *self._thresholds)
+    def _interpreter(self, nlu: Nlu, content: ContentVersion) -> Interpreter:
+        return Interpreter(nlu, content.store, *self._thresholds)
 
-    async def _on_text(self, message: IncomingMessage, state: "_State",
-                       nlu: Nlu) -> tuple[ActionResult, str, str, float, Understanding | None]:
+    async def _on_text(self, message: IncomingMessage, state: "_State", nlu: Nlu,
+                       content: ContentVersion) -> tuple[ActionResult, str, str, float, Understanding | None]:
         first_contact = state.language is None
-        danger = self._content.crisis.detect(message.text)  # before anything else can misread it
-        decision = self._chooser.decide(message.text, state.language, state.pending_language,
-                                        self._hinted(message.language_hint))
+        danger = content.store.crisis.detect(message.text)  # before anything else can misread it
+        chooser = LanguageChooser(self._guesser, content.store.words, self._scripts, self._default)
+        decision = chooser.decide(message.text, state.language, state.pending_language,
+                                  self._hinted(message.language_hint))
         if danger is not None:
             # The language the danger was written in, unless the user's own is plainly this one.
             language = danger.language if decision.unsupported or state.language is None else decision.language
             state.language, state.pending_language = language, None
-            return crisis(self.turn(language)), language, CRISIS, 1.0, None
+            return crisis(self.turn(language, content)), language, CRISIS, 1.0, None
         if decision.unsupported:
-            german = self.turn(self._default)
-            english = self.turn("en") if "en" in self._languages else german
+            german = self.turn(self._default, content)
+            english = self.turn("en", content) if "en" in self._languages else german
             return unsupported_language(german, english), decision.language, "", 0.0, None
         state.language, state.pending_language = decision.language, decision.pending
         language = decision.language
-        turn = self.turn(language)
-        context = self._fresh_context(state, message.received_at)
+        turn = self.turn(language, content)
+        context = self._fresh_context(content, state, message.received_at)
         try:
-            understood = await self._interpreter(nlu).interpret(message.text, context)
+            understood = await self._interpreter(nlu, content).interpret(message.text, context)
         except NluUnavailable:
             return nlu_unavailable(turn), language, "", 0.0, None
         result = self._choose_action(turn, understood, state, first_contact)
@@ -448,14 +471,14 @@ class Dialogue:
             result = replace(result, replies=result.replies + (offer,))
         return result, language, understood.intent, understood.confidence, understood
 
-    def _fresh_context(self, state: "_State", now: dt.datetime) -> Topic | None:
+    def _fresh_context(self, content: ContentVersion, state: "_State", now: dt.datetime) -> Topic | None:
         """The previous turn's topic, unless it is older than the context window."""
         if state.context_topic is None or state.context_at is None:
             return None
         context_at = state.context_at if state.context_at.tzinfo else state.context_at.replace(tzinfo=dt.timezone.utc)
         if now - context_at > self._context:
             return None
-        return self._content.topics.get(state.context_topic)
+        return content.store.topics.get(state.context_topic)
 
     def _hinted(self, hint: str) -> str | None:
         """A channel's guess (browser or Telegram language), if it is one we speak."""
@@ -463,7 +486,8 @@ class Dialogue:
         return code if code in self._languages else None
 
     def _choose_action(self, turn: Turn, understood: Understanding, state: "_State", first_contact: bool) -> ActionResult:
-        awaiting = self._content.topics.get(state.awaiting_slot or "")
+        topics, by_intent = turn.content.topics, turn.content.by_intent
+        awaiting = topics.get(state.awaiting_slot or "")
         # "A cheap flat in Wanne?" names a district but asks about another service: no answer to "which district?".
         if awaiting is not None and awaiting.slot is not None and not understood.other_service:
             value = understood.entities.get(awaiting.slot.entity)
@@ -472,13 +496,13 @@ class Dialogue:
         if understood.kind == "topic":
             if understood.intent == HANDOFF_INTENT:
                 return ask_consent(turn, self._case_retention_days)
-            topic = self._content.by_intent[understood.intent]
+            topic = by_intent[understood.intent]
             value = understood.entities.get(topic.slot.entity) if topic.slot is not None else None
             return answer_topic(turn, topic, slot_value=value)
         if understood.kind == UNKNOWN_DETAIL:
-            return unknown_detail(turn, self._content.by_intent[understood.intent])
+            return unknown_detail(turn, by_intent[understood.intent])
         if understood.kind == "clarify":
-            return clarify(turn, [self._content.by_intent[i].id for i in understood.candidates])
+            return clarify(turn, [by_intent[i].id for i in understood.candidates])
         if understood.kind == "intent":
             small_talk = {"greet": lambda: greet(turn, first_contact), "thanks": lambda: thanks(turn),
                           "goodbye": lambda: goodbye(turn), "help": lambda: show_menu(turn),

@@ -15,6 +15,7 @@ import yaml
 
 from bot.errors import ContentError
 from bot.normalization import normalize
+from bot.content_files import SAFE_LOADER, normalize_term
 
 PHRASE_MIN = 4  # one-word terms this long also match inside words (kurs in deutschkurs)
 WHOLE_WORD_MAX = 2  # terms this short (Persian اپ, "app") match only a whole word
@@ -92,7 +93,7 @@ class Concepts:
 def load_concepts(path: Path) -> Concepts:
     """Read content/concepts.yml; ContentError names the file and line of a bad entry."""
     try:
-        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except yaml.YAMLError as error:
         mark = getattr(error, "context_mark", None) or getattr(error, "problem_mark", None)
         raise ContentError(f"{path}:{mark.line + 1 if mark else 1}: not valid YAML: {error}") from error
@@ -112,7 +113,7 @@ def load_concepts(path: Path) -> Concepts:
         for item in value.value:
             raw = str(item.value) if isinstance(item, yaml.ScalarNode) else ""
             whole = raw.endswith(WHOLE_WORD_MARK)
-            term = normalize(raw.removesuffix(WHOLE_WORD_MARK))
+            term = normalize_term(raw.removesuffix(WHOLE_WORD_MARK))
             if len(term) < WHOLE_WORD_MAX and " " not in term:
                 raise ContentError(f"{path}:{item.start_mark.line + 1}: term {item.value!r} is too short to be evidence")
             normalized.append(term + WHOLE_WORD_MARK if whole else term)

@@ -201,8 +201,11 @@ Handler = Callable[[Request, AsyncSession, Staff], Awaitable[Response]]
 
 
 class StaffConsole:
-    def __init__(self, storage: Storage, delivery: Delivery, dialogue: Dialogue, secure_cookie: bool) -> None:
+    def __init__(self, storage: Storage, delivery: Delivery, dialogue: Dialogue, secure_cookie: bool,
+                 content_status: Callable[[], dict[str, Any]] = lambda: {}) -> None:
+        """`content_status`: the content in use and an edit that could not be loaded (LiveContent.status)."""
         self._storage = storage
+        self._content_status = content_status
         self._delivery = delivery
         self._dialogue = dialogue
         self._secure_cookie = secure_cookie
@@ -233,6 +236,7 @@ class StaffConsole:
             Route("/staff/api/unanswered/{id:int}", api(self._forget, change=True, admin=True), methods=["DELETE"]),
             Route("/staff/api/statistics", api(self._statistics), methods=["GET"]),
             Route("/staff/api/statistics/{chart}.svg", api(self._chart), methods=["GET"]),
+            Route("/staff/api/content", api(self._content), methods=["GET"]),
         ]
 
     # -- sessions ------------------------------------------------------------------------
@@ -311,6 +315,10 @@ class StaffConsole:
     async def _session(self, request: Request, session: AsyncSession, staff: Staff) -> Response:
         return JSONResponse({"user": staff.name, "role": staff.role, "languages": list(staff.languages),
                              "csrf_token": staff.csrf_token})
+
+    async def _content(self, request: Request, session: AsyncSession, staff: Staff) -> Response:
+        """The content version in use and, while the files on disk are invalid, what is wrong with them."""
+        return JSONResponse(self._content_status(), headers={"Cache-Control": "no-store"})
 
     # -- cases ---------------------------------------------------------------------------
 

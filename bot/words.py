@@ -15,6 +15,7 @@ import yaml
 
 from bot.errors import ContentError
 from bot.normalization import normalize
+from bot.content_files import SAFE_LOADER, normalize_term
 
 _SECTIONS = ("language", "loanwords", "follow_up_start", "follow_up_anywhere")
 
@@ -28,7 +29,7 @@ class _Terms:
 
     @staticmethod
     def of(terms: list[str]) -> "_Terms":
-        normalized = [normalize(t) for t in terms]
+        normalized = [normalize_term(t) for t in terms]
         return _Terms(frozenset(t for t in normalized if " " not in t),
                       tuple(f" {t} " for t in normalized if " " in t))
 
@@ -78,7 +79,7 @@ def with_service_words(words: Words, texts: dict[str, list[str]]) -> Words:
     Names, places and German terms that every translation carries ("CaféO", "Ausländerbehörde")
     appear in several languages' texts and are left out, as are loanwords and words with digits.
     """
-    used = {code: {w for text in chunks for w in normalize(text).split()
+    used = {code: {w for text in chunks for w in normalize_term(text).split()
                    if w.isalpha() and len(w) > 2 and w not in words.loanwords.words}
             for code, chunks in texts.items()}
     language = {}
@@ -100,7 +101,7 @@ def load_words(path: Path, languages: set[str]) -> Words:
     Read as YAML nodes, not values, so that words such as "no", "yes" or "on" stay words.
     """
     try:
-        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        node = yaml.compose(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except FileNotFoundError:
         raise ContentError(f"{path}: missing (per-language words for short messages and follow-ups)") from None
     except yaml.YAMLError as error:
@@ -130,6 +131,6 @@ def _terms(path: Path, name: str, node: yaml.Node) -> _Terms:
     if not isinstance(node, yaml.SequenceNode) or not node.value:
         raise ContentError(f"{path}:{node.start_mark.line + 1}: {name}: expected a non-empty list of words")
     for item in node.value:
-        if not isinstance(item, yaml.ScalarNode) or not normalize(str(item.value)):
+        if not isinstance(item, yaml.ScalarNode) or not normalize_term(str(item.value)):
             raise ContentError(f"{path}:{item.start_mark.line + 1}: {name}: {item.value!r} is no word")
     return _Terms.of([str(item.value) for item in node.value])

@@ -110,13 +110,17 @@ async def test_nlu_down_still_answers_in_the_users_language(
         pressed = await chat.press("t:cafeo.women")
         assert pressed["topic"] == "cafeo.women" and "10:00" in texts(pressed)
         health = (await http.get("/healthz")).json()
+        assert health.pop("content")["error"] is None
         assert health == {"status": "ok", "nlu": "down", "db": "ok", "channels": {"web": "ok"}}
 
 
 async def test_healthz_reports_nlu_and_database(client: httpx.AsyncClient) -> None:
     response = await client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "nlu": "ok", "db": "ok", "channels": {"web": "ok"}}
+    health = response.json()
+    content = health.pop("content")
+    assert content["error"] is None and len(content["version"]) == 12 and content["loaded_at"]
+    assert health == {"status": "ok", "nlu": "ok", "db": "ok", "channels": {"web": "ok"}}
 
 
 @pytest.mark.parametrize(
