@@ -33,7 +33,7 @@ from bot.nlu import RasaNluClient
 from bot.retention import purge_every
 from bot.settings import Settings
 from bot.staff import StaffConsole
-from bot.storage import Storage, make_engine, migrate
+from bot.storage import DATABASE_ERRORS, Storage, make_engine, migrate, unavailable
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,8 @@ def create_app(settings: Settings, guesser: LanguageGuesser | None = None) -> St
     console = StaffConsole(storage, delivery, dialogue, settings.web_cookie_secure)
     channels: list[Channel] = [
         WebChannel(storage, Identity(web_secret(settings)), delivery.receive, delivery.answer_now,
-                   settings.web_cookie_secure, web_page.routes(languages, settings.default_language)),
+                   settings.web_cookie_secure, web_page.routes(languages, settings.default_language), languages,
+                   settings.default_language),
     ]
     if settings.telegram_bot_token:
         channels.append(TelegramChannel(
@@ -159,10 +160,21 @@ def create_app(settings: Settings, guesser: LanguageGuesser | None = None) -> St
                 "db": "ok" if db_ok else "down", "channels": {s.channel.name: s.status for s in starters}}
         return JSONResponse(body, status_code=200 if db_ok else 503)
 
+    async def database_away(request: Request, error: Exception) -> Response:
+        """503 while the database is away: nothing of the request was stored, and a platform
+        (Telegram, Meta) delivers a webhook again after a 5xx; every other error stays a 500."""
+        if not unavailable(error):
+            raise error
+        log.warning("%s %s: 503, the database is unavailable (%s)", request.method, request.url.path,
+                    type(error).__name__)
+        return JSONResponse({"error": "the database is unavailable for a moment; try again later"},
+                            status_code=503, headers={"Retry-After": "10"})
+
     app = Starlette(
         routes=[Route("/healthz", healthz, methods=["GET"]), *[r for c in channels for r in c.routes()],
                 *console.routes()],
         lifespan=lifespan,
+        exception_handlers={kind: database_away for kind in DATABASE_ERRORS},
     )
     app.state.delivery = delivery
     app.state.storage = storage

@@ -27,6 +27,7 @@ import logging
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import and_, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -41,6 +42,7 @@ from bot.channels.base import (
     Received,
     Rejected,
     RetryAfter,
+    SendResult,
     Sent,
     message_from_json,
     message_to_json,
@@ -48,7 +50,7 @@ from bot.channels.base import (
 from bot.dialogue import Dialogue
 from bot.handoff import Notifier
 from bot.messages import IncomingMessage, Outcome, Reply, reply_from_json, reply_to_json
-from bot.storage import Inbound, Outbound, SentMessage, Storage, User, utcnow
+from bot.storage import DATABASE_ERRORS, Inbound, Outbound, SentMessage, Storage, User, unavailable, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,7 @@ MAX_BACKOFF_SECONDS = 300.0
 # Delivery reports only move forward (a late "delivered" does not undo "read"); "failed" is final.
 REPORT_ORDER = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}
 POLL_SECONDS = 1.0  # how often workers look for rows another process stored
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -219,9 +222,22 @@ class Delivery:
             self._busy.discard(row_id)
             self._inline.pop(row_id, None)
 
+    async def _database_away(self, worker: str, error: Exception) -> None:
+        """A worker found the database away: say so (without a traceback: it is no fault of
+        ours) and look again after a poll, so the worker goes on as soon as it is back."""
+        log.warning("%s: the database is unavailable (%s: %s); trying again in %.0f s", worker,
+                    type(error).__name__, str(error).splitlines()[0][:200] if str(error) else "", POLL_SECONDS)
+        await asyncio.sleep(POLL_SECONDS)
+
     async def _inbound_worker(self) -> None:
         while True:
-            due = await self._due_inbound()
+            try:
+                due = await self._due_inbound()
+            except DATABASE_ERRORS as error:
+                if not unavailable(error):
+                    raise
+                await self._database_away("inbox worker", error)
+                continue
             if due:
                 answered = await asyncio.gather(*(self._attempt(row_id, inline=False) for row_id in due))
                 if None in answered:
@@ -250,9 +266,18 @@ class Delivery:
     async def _attempt(self, row_id: int, inline: bool) -> Outcome | None:
         self._busy.add(row_id)
         try:
-            return await self._turn(row_id, inline)
-        except Exception:
-            await self._failed_turn(row_id, traceback.format_exc())
+            try:
+                return await self._turn(row_id, inline)
+            except Exception as error:
+                if unavailable(error):
+                    raise
+                await self._failed_turn(row_id, traceback.format_exc())
+                return None
+        except DATABASE_ERRORS as error:
+            if not unavailable(error):
+                raise
+            # Not an attempt that counts: the row stays pending and is answered once the database is back.
+            log.warning("inbox row %s waits: the database is unavailable (%s)", row_id, type(error).__name__)
             return None
         finally:
             if not inline:
@@ -346,7 +371,13 @@ class Delivery:
     async def _outbound_worker(self) -> None:
         while True:
             self._outbound_ready.clear()
-            leased, wait = await self._lease_outbound()
+            try:
+                leased, wait = await self._lease_outbound()
+            except DATABASE_ERRORS as error:
+                if not unavailable(error):
+                    raise
+                await self._database_away("outbox worker", error)
+                continue
             if leased:
                 await asyncio.gather(*(self._send(row) for row in leased))
                 continue
@@ -383,7 +414,35 @@ class Delivery:
         wait = POLL_SECONDS if next_due is None else (_aware(next_due) - now).total_seconds()
         return [], min(max(wait, 0.01), POLL_SECONDS)
 
+    async def _while_database_away(self, work: Callable[[], Awaitable[T]], until: dt.datetime) -> T:
+        """`work`, tried again while the database is away, until shortly before `until` (the lease)."""
+        while True:
+            try:
+                return await work()
+            except DATABASE_ERRORS as error:
+                if not unavailable(error) or utcnow() + dt.timedelta(seconds=POLL_SECONDS) >= until:
+                    raise
+                await self._database_away("outbox worker", error)
+
     async def _send(self, row: Outbound) -> None:
+        """Send a leased row. What is read and written around the send is tried again while the
+        database is away: a reply the platform took but whose send was not recorded would go
+        out a second time once its lease ran out."""
+        lease_ends = _aware(row.next_attempt_at) - dt.timedelta(seconds=5)
+        if not await self._while_database_away(lambda: self._may_send(row), lease_ends):
+            return
+        channel = self._channels[row.channel]
+        item = Outgoing(row.id, row.recipient, reply_from_json(json.loads(row.payload)), attempts=row.attempts)
+        try:
+            result = await channel.send(item)
+        except Exception as error:  # a fault in the channel's code: keep the row, try again later
+            log.exception("%s: sending outbox row %s raised", row.channel, row.id)
+            result = RetryAfter(None, f"{type(error).__name__}: {error}")
+        await self._while_database_away(lambda: self._record_send(row, result), lease_ends)
+        self._outbound_ready.set()
+
+    async def _may_send(self, row: Outbound) -> bool:
+        """False when the row waits: behind a held reply, or for the platform's pace (rescheduled)."""
         channel = self._channels[row.channel]
         async with self._storage.session() as session, session.begin():
             waiting = await session.scalar(select(Outbound.id).where(
@@ -391,7 +450,7 @@ class Delivery:
             if waiting is not None:
                 # An earlier reply waits for the recipient to write again: this one waits behind it.
                 await session.execute(update(Outbound).where(Outbound.id == row.id).values(status="held"))
-                return
+                return False
         if channel.pace_seconds > 0:
             # The platform's pace, also for a row queued after the previous one went out.
             async with self._storage.session() as session, session.begin():
@@ -402,13 +461,10 @@ class Delivery:
                     await session.execute(update(Outbound).where(Outbound.id == row.id).values(
                         status="pending", next_attempt_at=due))
                     self._outbound_ready.set()
-                    return
-        item = Outgoing(row.id, row.recipient, reply_from_json(json.loads(row.payload)), attempts=row.attempts)
-        try:
-            result = await channel.send(item)
-        except Exception as error:  # a fault in the channel's code: keep the row, try again later
-            log.exception("%s: sending outbox row %s raised", row.channel, row.id)
-            result = RetryAfter(None, f"{type(error).__name__}: {error}")
+                    return False
+        return True
+
+    async def _record_send(self, row: Outbound, result: SendResult) -> None:
         now = utcnow()
         values: dict[str, object] = {"attempts": Outbound.attempts + 1}
         if isinstance(result, Sent):
@@ -444,4 +500,3 @@ class Delivery:
                 for external_id in result.external_ids:
                     report = await self._report_row(session, row.channel, external_id, "sent")
                     report.outbound_id = row.id
-        self._outbound_ready.set()

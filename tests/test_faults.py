@@ -1,0 +1,148 @@
+"""Faults from outside the application: the database away for seconds, provider rate limits and
+server-error storms. Real Rasa, real PostgreSQL (through a TCP proxy the test cuts), the FAKE
+Telegram Bot API and the FAKE WhatsApp Cloud API. (A process killed mid-turn: test_process_kill.py;
+Rasa killed: test_supervision.py.)"""
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.engine import make_url
+
+from bot.channels.web import UNAVAILABLE
+from bot.i18n import load_languages
+from bot.language_detection import LanguageGuesser
+from bot.settings import PROJECT_ROOT
+from tests import fake_telegram, fake_whatsapp
+from tests.conftest import Chat, free_port, make_settings, start_app
+from tests.fake_telegram import FakeTelegram
+from tests.fake_whatsapp import FakeGraph
+from tests.tcp_proxy import TcpProxy
+from tests.test_delivery import update_from
+from tests.test_telegram import SECRET
+from tests.test_whatsapp import TEMPLATE, USER, VERIFY_TOKEN, WhatsApp, tap
+
+LANGUAGES = load_languages(PROJECT_ROOT / "locales")
+
+
+@dataclass
+class Running:
+    """The application with the web chat, Telegram (webhook) and WhatsApp on, and the fakes."""
+
+    http: httpx.AsyncClient
+    telegram: FakeTelegram
+    graph: FakeGraph
+    app: Any
+
+    async def telegram_post(self, update: dict[str, Any]) -> httpx.Response:
+        return await self.http.post("/telegram/webhook", content=json.dumps(update),
+                                    headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
+
+    async def whatsapp_post(self, body: dict[str, Any]) -> httpx.Response:
+        return await WhatsApp(self.graph, self.http, "", self.app).post(body)
+
+
+@asynccontextmanager
+async def running(database_url: str, rasa_server: tuple[str, str], guesser: LanguageGuesser) -> AsyncIterator[Running]:
+    telegram, graph = FakeTelegram(), FakeGraph()
+    async with fake_telegram.serve(telegram, free_port()) as telegram_url, \
+            fake_whatsapp.serve(graph, free_port()) as graph_url:
+        settings = make_settings(
+            database_url, *rasa_server, telegram_bot_token=fake_telegram.TOKEN, telegram_mode="webhook",
+            telegram_webhook_url="https://bot.example.org/telegram/webhook", telegram_webhook_secret=SECRET,
+            telegram_api_base_url=telegram_url, whatsapp_access_token=fake_whatsapp.TOKEN,
+            whatsapp_app_secret=fake_whatsapp.APP_SECRET, whatsapp_verify_token=VERIFY_TOKEN,
+            whatsapp_phone_number_id=fake_whatsapp.PHONE_NUMBER_ID, whatsapp_api_base_url=graph_url,
+            whatsapp_template_name=TEMPLATE, whatsapp_template_language="de",
+        )
+        app, http = await start_app(settings, guesser)
+        async with app.router.lifespan_context(app), http:  # type: ignore[attr-defined]
+            for _ in range(200):
+                channels = (await http.get("/healthz")).json()["channels"]
+                if channels.get("telegram") == channels.get("whatsapp") == "ok":
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise AssertionError(f"the channels did not start: {channels}")
+            yield Running(http, telegram, graph, app)
+
+
+async def delivered_again(post: Callable[[], Awaitable[httpx.Response]], timeout: float = 20) -> None:
+    """What a platform does after a 5xx: deliver the same request again until it gets a 200."""
+    deadline = time.monotonic() + timeout
+    while (response := await post()).status_code != 200:
+        assert response.status_code == 503, response.text
+        assert time.monotonic() < deadline, "still refused after the database came back"
+        await asyncio.sleep(0.5)
+
+
+@pytest.fixture
+async def proxied_postgres(database_url: str) -> AsyncIterator[tuple[TcpProxy, str]]:
+    """A TCP proxy in front of the test's PostgreSQL, and the database URL through it."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite is a file inside the process: it cannot go away the way a database server does")
+    url = make_url(database_url)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432, free_port())
+    await proxy.start()
+    try:
+        yield proxy, url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    finally:
+        await proxy.close()
+
+
+async def test_while_the_database_is_away_requests_get_503_and_nothing_is_lost_or_doubled(
+    proxied_postgres: tuple[TcpProxy, str], rasa_server: tuple[str, str], guesser: LanguageGuesser,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """PostgreSQL unreachable for 3 seconds, while stored messages are being answered: the
+    webhooks answer 503 (so Telegram and Meta deliver again), the web chat a 503 in the
+    user's language; once it is back, every message is answered exactly once and the workers
+    go on (none crashed)."""
+    proxy, database_url = proxied_postgres
+    caplog.set_level(logging.WARNING, logger="bot")
+    async with running(database_url, rasa_server, guesser) as bot:
+        in_flight = [8101 + n for n in range(6)]
+        for number, user in enumerate(in_flight):
+            assert (await bot.telegram_post(update_from(800 + number, user, "/menu"))).status_code == 200
+        await proxy.cut()  # while those are being answered
+
+        late_update = update_from(900, 8201, "/menu")
+        response = await bot.telegram_post(late_update)
+        assert response.status_code == 503, response.text
+        late_tap = tap("wamid.DURING-THE-OUTAGE", "m")
+        response = await bot.whatsapp_post(late_tap)
+        assert response.status_code == 503, response.text
+        chat = Chat(bot.http)
+        request = {"text": "ما هو المقهى", "language": "ar", "id": "page-message-1"}
+        response = await chat.request("POST", "/api/chat", json=request)
+        assert response.status_code == 503
+        assert response.json()["error"] == LANGUAGES["ar"].gettext(UNAVAILABLE) != UNAVAILABLE
+        assert int(response.headers["Retry-After"]) > 0
+        assert (await bot.http.get("/healthz")).json()["db"] == "down"
+        await asyncio.sleep(3)
+        await proxy.restore()
+
+        await delivered_again(lambda: bot.telegram_post(late_update))
+        await delivered_again(lambda: bot.whatsapp_post(late_tap))
+        response = await chat.request("POST", "/api/chat", json=request)  # the page sends it again
+        assert response.status_code == 200 and response.json()["replies"], response.text
+        for user in in_flight + [8201]:
+            await bot.telegram.wait_for(1, user, timeout=30)
+        await bot.graph.wait_for(1, USER, timeout=30)
+
+        # The workers go on: a message after the outage is answered too.
+        assert (await bot.telegram_post(update_from(901, 8301, "/menu"))).status_code == 200
+        await bot.telegram.wait_for(1, 8301, timeout=30)
+        await asyncio.sleep(3)  # time for a second answer, if there were one
+        assert {user: len(bot.telegram.sent(user)) for user in in_flight + [8201, 8301]} == \
+            {user: 1 for user in in_flight + [8201, 8301]}
+        assert len(bot.graph.sent(USER)) == 1
+    crashes = [r.getMessage() for r in caplog.records if "crashed" in r.getMessage()]
+    assert not crashes, crashes
