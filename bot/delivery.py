@@ -432,7 +432,8 @@ class Delivery:
         if not await self._while_database_away(lambda: self._may_send(row), lease_ends):
             return
         channel = self._channels[row.channel]
-        item = Outgoing(row.id, row.recipient, reply_from_json(json.loads(row.payload)), attempts=row.attempts)
+        item = Outgoing(row.id, row.recipient, reply_from_json(json.loads(row.payload)), attempts=row.attempts,
+                        sent_parts=row.sent_parts)
         try:
             result = await channel.send(item)
         except Exception as error:  # a fault in the channel's code: keep the row, try again later
@@ -470,14 +471,17 @@ class Delivery:
         if isinstance(result, Sent):
             values |= {"status": "sent", "sent_at": now, "last_error": None}
         elif isinstance(result, RetryAfter):
-            attempts = row.attempts + 1
-            wait = result.seconds if result.seconds is not None else min(2.0 ** attempts, MAX_BACKOFF_SECONDS)
-            given_up = result.seconds is None and attempts >= MAX_SEND_ATTEMPTS
+            # Rate limits wait as long as the platform says, however often; transient failures
+            # back off (2, 4, 8 … s) and are given up after the 8th.
+            failures = row.failures + (result.seconds is None)
+            wait = result.seconds if result.seconds is not None else min(2.0 ** failures, MAX_BACKOFF_SECONDS)
+            given_up = result.seconds is None and failures >= MAX_SEND_ATTEMPTS
             values |= {"status": "failed" if given_up else "pending", "last_error": result.reason,
-                       "next_attempt_at": now + dt.timedelta(seconds=wait)}
+                       "next_attempt_at": now + dt.timedelta(seconds=wait), "failures": failures,
+                       "sent_parts": result.sent_parts}
             if given_up:  # (no recipient in logs: on WhatsApp it is a phone number)
-                log.error("%s: outbox row %s not sent after %d attempts: %s", row.channel, row.id,
-                          attempts, result.reason)
+                log.error("%s: outbox row %s not sent after %d failures: %s", row.channel, row.id,
+                          failures, result.reason)
         elif isinstance(result, Blocked):
             values |= {"status": "blocked", "last_error": result.reason}
             log.info("%s: outbox row %s: the recipient blocked the bot or cannot be reached: %s", row.channel, row.id,
@@ -486,7 +490,7 @@ class Delivery:
             values |= {"status": "failed", "last_error": result.reason}
             log.error("%s: outbox row %s rejected: %s", row.channel, row.id, result.reason)
         elif isinstance(result, Held):
-            values |= {"status": "held", "last_error": result.reason}
+            values |= {"status": "held", "last_error": result.reason, "sent_parts": result.sent_parts}
             log.info("%s: outbox row %s held until the recipient writes again: %s", row.channel, row.id, result.reason)
         async with self._storage.session() as session, session.begin():
             await session.execute(update(Outbound).where(Outbound.id == row.id).values(**values))
@@ -496,7 +500,7 @@ class Delivery:
                 await self._unreachable(session, row.channel, row.recipient)
             elif isinstance(result, Held):
                 await session.execute(update(Outbound).where(*mine).values(status="held"))
-            elif isinstance(result, Sent):
+            if isinstance(result, (Sent, RetryAfter, Held)):
                 for external_id in result.external_ids:
                     report = await self._report_row(session, row.channel, external_id, "sent")
                     report.outbound_id = row.id

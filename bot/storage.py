@@ -118,6 +118,11 @@ class Outbound(Base):
     # pending | sending | sent | failed | blocked | held (waits until the recipient writes again)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Of those, the ones that failed for a transient reason (5xx, network): after 8 it is given
+    # up. Rate-limit waits are not counted: they end when the platform says.
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # How many of the reply's parts (messages on the platform) went out in earlier attempts.
+    sent_parts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

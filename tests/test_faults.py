@@ -17,8 +17,10 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from bot.channels.web import UNAVAILABLE
+from bot.delivery import Delivery
 from bot.i18n import load_languages
 from bot.language_detection import LanguageGuesser
+from bot.messages import Place, Reply
 from bot.settings import PROJECT_ROOT
 from tests import fake_telegram, fake_whatsapp
 from tests.conftest import Chat, free_port, make_settings, start_app
@@ -146,3 +148,93 @@ async def test_while_the_database_is_away_requests_get_503_and_nothing_is_lost_o
         assert len(bot.graph.sent(USER)) == 1
     crashes = [r.getMessage() for r in caplog.records if "crashed" in r.getMessage()]
     assert not crashes, crashes
+
+
+# -- provider storms -----------------------------------------------------------------------
+
+THREE = (Reply("eins"), Reply("zwei", place=Place("CaféO", "Overwegstr. 32, 44623 Herne", 51.54, 7.22)), Reply("drei"))
+
+
+def storm(start: Callable[[str, float, int], None], first: str, then: str) -> "asyncio.Task[None]":
+    """`first` on every send for 2 s, then `then` on every second send for 4 s: a rate-limit storm,
+    then a flaky one that also breaks replies sent in parts (a text, then its place's pin)."""
+    async def play() -> None:
+        start(first, 2, 1)
+        await asyncio.sleep(2)
+        start(then, 4, 2)
+        await asyncio.sleep(4)
+    return asyncio.create_task(play())
+
+
+def waited_after_failures(calls: list[tuple[float, bool]], seconds: float) -> list[float]:
+    """The pauses after failed calls that were shorter than `seconds` (calls: (time, ok), in order)."""
+    return [later - at for (at, ok), (later, _) in zip(calls, calls[1:]) if not ok and later - at < seconds]
+
+
+async def test_a_telegram_storm_of_429_then_500_loses_doubles_and_reorders_nothing(
+    database_url: str, rasa_server: tuple[str, str], guesser: LanguageGuesser,
+) -> None:
+    """Telegram answers every send with 429 (retry after 1 s) for 2 s, then every second one with
+    500 for 4 s:
+    each chat still gets each reply once, in order (a place's venue right after its text), and
+    nothing is tried again before the wait Telegram asked for or the backoff."""
+    chats = [7101 + n for n in range(5)]
+    async with running(database_url, rasa_server, guesser) as bot:
+        delivery: Delivery = bot.app.state.delivery
+        storming = storm(bot.telegram.storm, "retry_after", "internal")
+        for chat in chats:
+            await delivery.enqueue("telegram", str(chat), THREE)
+        await storming
+        for chat in chats:
+            await bot.telegram.wait_for(3, chat, timeout=60)
+            await bot.telegram.wait_for(1, chat, method="sendVenue", timeout=60)
+        await asyncio.sleep(2)  # time for a second copy, if there were one
+        for chat in chats:
+            mine = [c for c in bot.telegram.calls if str(c.params.get("chat_id")) == str(chat)]
+            sent = [c.params.get("text", "📍") for c in mine if c.ok]
+            assert sent == ["eins", "zwei", "📍", "drei"], sent
+            assert any(not c.ok for c in mine), "the storm missed this chat"
+            assert not waited_after_failures([(c.at, c.ok) for c in mine], 0.95)
+
+
+async def test_a_whatsapp_storm_of_rate_limits_then_server_errors_loses_doubles_and_reorders_nothing(
+    database_url: str, rasa_server: tuple[str, str], guesser: LanguageGuesser,
+) -> None:
+    """The Cloud API answers every send with 130429 (throughput) for 2 s, then every second one
+    with 131000 (HTTP 500) for 4 s: each user still gets each reply once, in order, with backoff between tries."""
+    users = [f"49151000000{n:02d}" for n in range(5)]
+    async with running(database_url, rasa_server, guesser) as bot:
+        for number, user in enumerate(users):  # they wrote: the 24-hour window is open
+            body = tap(f"wamid.STORM-{number}", "m")
+            item = body["entry"][0]["changes"][0]["value"]
+            item["messages"][0]["from"] = item["contacts"][0]["wa_id"] = user
+            assert (await bot.whatsapp_post(body)).status_code == 200
+            await bot.graph.wait_for(1, user)
+        delivery: Delivery = bot.app.state.delivery
+        storming = storm(bot.graph.storm, "130429", "131000")
+        for user in users:
+            await delivery.enqueue("whatsapp", user, THREE)
+        await storming
+        for user in users:
+            await bot.graph.wait_for(5, user, timeout=60)
+        await asyncio.sleep(2)
+        for user in users:
+            mine = [s for s in bot.graph.sends if s.body["to"] == user][1:]  # after the menu
+            sent = [s.body["text"]["body"] if s.body["type"] == "text" else s.body["type"] for s in mine if s.ok]
+            assert sent == ["eins", "zwei", "location", "drei"], sent
+            assert any(not s.ok for s in mine), "the storm missed this user"
+            assert not waited_after_failures([(s.at, s.ok) for s in mine], 0.95)
+
+
+async def test_a_long_rate_limit_storm_does_not_use_up_the_tries_a_server_error_gets(
+    database_url: str, rasa_server: tuple[str, str], guesser: LanguageGuesser,
+) -> None:
+    """Eight 429s in a row (each a second's wait), then a 500: the reply is still sent. Waits the
+    platform asks for are not failures; only transient errors count towards giving up."""
+    chat = 7201
+    async with running(database_url, rasa_server, guesser) as bot:
+        bot.telegram.failures[str(chat)] = ["retry_after"] * 8 + ["internal"]
+        await bot.app.state.delivery.enqueue("telegram", str(chat), (Reply("trotzdem"),))
+        [sent] = await bot.telegram.wait_for(1, chat, timeout=40)
+        assert sent["text"] == "trotzdem"
+        assert len([c for c in bot.telegram.calls if c.method == "sendMessage"]) == 10
