@@ -102,9 +102,8 @@ class FakeGraph:
             send = Send(body, time.monotonic())
             self.sends.append(send)
             queued = self.failures.get(body["to"])
-            storming = self._storming()
-            if storming or queued:
-                code = storming or queued.pop(0)
+            code = self._storming() or (queued.pop(0) if queued else "")
+            if code:
                 send.ok = False
                 return JSONResponse(sample(f"error_{code}"), status_code=500 if code == "131000" else 400)
             self.next_id += 1
