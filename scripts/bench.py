@@ -216,6 +216,22 @@ def where_time_goes(collapsed: Path, seconds: float, rate: int, count: int = 30)
     return busy, [(100 * n / possible, 100 * own[f] / possible, f) for f, n in inclusive.most_common(count)]
 
 
+def settle(app_urls: list[str], timeout_seconds: float = 60) -> None:
+    """Wait until every process answers /healthz within 0.2 s: requests a run left in flight (wrk
+    stops counting, the server goes on answering them) must not slow the next run down."""
+    deadline = time.monotonic() + timeout_seconds
+    for url in app_urls:
+        while time.monotonic() < deadline:
+            started = time.monotonic()
+            try:
+                httpx.get(f"{url}/healthz", timeout=5)
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() - started < 0.2:
+                break
+            time.sleep(0.5)
+
+
 def peak_rss_mb(pid: int) -> float:
     """A process's peak resident set size so far (VmHWM), in MB; 0 when it is gone."""
     try:
@@ -389,6 +405,7 @@ def main() -> int:
                         if target == "chat":
                             wrk_split(script, app_urls, texts, 4, WARM_UP_SECONDS)
                         for users in levels:
+                            settle(app_urls)
                             sampler = None
                             if args.py_spy and target == "chat" and users == middle and count == 1:
                                 sampler = subprocess.Popen(
