@@ -63,6 +63,7 @@ MAX_BACKOFF_SECONDS = 300.0
 # Delivery reports only move forward (a late "delivered" does not undo "read"); "failed" is final.
 REPORT_ORDER = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}
 POLL_SECONDS = 1.0  # how often workers look for rows another process stored
+MAX_TURNS_AT_ONCE = 20  # turns the inbox worker of one process runs at the same time
 T = TypeVar("T")
 
 
@@ -230,34 +231,58 @@ class Delivery:
         await asyncio.sleep(POLL_SECONDS)
 
     async def _inbound_worker(self) -> None:
-        while True:
-            try:
-                due = await self._due_inbound()
-            except DATABASE_ERRORS as error:
-                if not unavailable(error):
-                    raise
-                await self._database_away("inbox worker", error)
-                continue
-            if due:
-                answered = await asyncio.gather(*(self._attempt(row_id, inline=False) for row_id in due))
-                if None in answered:
-                    await asyncio.sleep(0.05)  # taken by another process, or failed: don't spin on it
-                continue
-            try:
-                await asyncio.wait_for(self._inbound_ready.wait(), timeout=POLL_SECONDS)
-            except TimeoutError:
-                pass
-            self._inbound_ready.clear()
+        """Start a turn for each message due as soon as it is seen, up to MAX_TURNS_AT_ONCE: a
+        turn waiting on a slow NLU does not hold up the messages that arrive meanwhile."""
+        turns: set[asyncio.Task[Outcome | None]] = set()
+        try:
+            while True:
+                self._inbound_ready.clear()
+                try:
+                    due = await self._due_inbound(MAX_TURNS_AT_ONCE - len(turns))
+                except DATABASE_ERRORS as error:
+                    if not unavailable(error):
+                        raise
+                    await self._database_away("inbox worker", error)
+                    continue
+                for row_id in due:
+                    self._busy.add(row_id)  # from now on, the next look skips it
+                    turn = asyncio.create_task(self._attempt(row_id, inline=False), name=f"turn-{row_id}")
+                    turns.add(turn)
+                    turn.add_done_callback(self._turn_ended)
+                    turn.add_done_callback(turns.discard)
+                try:
+                    await asyncio.wait_for(self._inbound_ready.wait(), timeout=POLL_SECONDS)
+                except TimeoutError:
+                    pass
+        finally:
+            for turn in turns:
+                turn.cancel()
+            await asyncio.gather(*turns, return_exceptions=True)
 
-    async def _due_inbound(self) -> list[int]:
-        """Rows due now, each the oldest pending one of its user (a user's messages keep their order)."""
+    def _turn_ended(self, turn: "asyncio.Task[Outcome | None]") -> None:
+        """A turn answered: the user's next message may be due now. (Taken by another process,
+        or failed: not at once, the next poll looks again, so as not to spin on it.)"""
+        if turn.cancelled():
+            return
+        error = turn.exception()
+        if error is not None:
+            log.error("inbox turn %s raised", turn.get_name(), exc_info=error)
+        elif turn.result() is not None:
+            self._inbound_ready.set()
+
+    async def _due_inbound(self, limit: int = 20) -> list[int]:
+        """Rows due now that this process is not answering yet, each the oldest pending one of its
+        user (a user's messages keep their order)."""
+        if limit <= 0:
+            return []
         earlier = aliased(Inbound)
         query = (
             select(Inbound.id, Inbound.channel, Inbound.user_ref)
             .where(Inbound.status == "pending", Inbound.next_attempt_at <= utcnow(),
+                   Inbound.id.not_in(list(self._busy)),
                    ~exists().where(and_(earlier.channel == Inbound.channel, earlier.user_ref == Inbound.user_ref,
                                         earlier.status == "pending", earlier.id < Inbound.id)))
-            .order_by(Inbound.id).limit(20)
+            .order_by(Inbound.id).limit(limit)
         )
         async with self._storage.session() as session:
             rows = (await session.execute(query)).all()

@@ -4,28 +4,35 @@ Telegram Bot API and the FAKE WhatsApp Cloud API. (A process killed mid-turn: te
 Rasa killed: test_supervision.py.)"""
 
 import asyncio
+import datetime as dt
 import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
+from bot.channels.base import Outgoing, Received, Sent
 from bot.channels.web import UNAVAILABLE
+from bot.content import load_content
 from bot.delivery import Delivery
+from bot.dialogue import Dialogue
 from bot.i18n import load_languages
 from bot.language_detection import LanguageGuesser
-from bot.messages import Place, Reply
+from bot.messages import IncomingMessage, Place, Reply
 from bot.settings import PROJECT_ROOT
+from bot.storage import Storage, make_engine, migrate
 from tests import fake_telegram, fake_whatsapp
 from tests.conftest import Chat, free_port, make_settings, start_app
 from tests.fake_telegram import FakeTelegram
 from tests.fake_whatsapp import FakeGraph
+from tests.fakes import FakeNlu
 from tests.tcp_proxy import TcpProxy
 from tests.test_delivery import update_from
 from tests.test_telegram import SECRET
@@ -238,3 +245,78 @@ async def test_a_long_rate_limit_storm_does_not_use_up_the_tries_a_server_error_
         [sent] = await bot.telegram.wait_for(1, chat, timeout=40)
         assert sent["text"] == "trotzdem"
         assert len([c for c in bot.telegram.calls if c.method == "sendMessage"]) == 10
+
+
+# -- a slow NLU ------------------------------------------------------------------------------
+
+class RecordingChannel:
+    """A channel that records what the outbox gives it (FAKE: no platform behind it)."""
+
+    name = "web"
+    pace_seconds = 0.0
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def routes(self) -> list[Any]:
+        return []
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
+
+    async def send(self, item: Outgoing) -> Sent:
+        self.sent.append((item.recipient, item.reply.text if item.reply else ""))
+        return Sent()
+
+
+async def test_a_message_waiting_on_a_slow_nlu_holds_up_no_other_users_message(
+    tmp_path: Path, nlu: FakeNlu, guesser: LanguageGuesser,
+) -> None:
+    """The inbox worker (webhooks, retries) starts each due message's turn as it sees it: while
+    Rasa is slow on one user's message, a message of another user arriving meanwhile is answered.
+    (With the FAKE NLU, held back by the test.)"""
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
+    await migrate(engine)
+    languages = load_languages(PROJECT_ROOT / "locales")
+    storage = Storage(engine)
+    dialogue = Dialogue(storage, nlu, load_content(PROJECT_ROOT / "content", set(languages)), languages, guesser,
+                        "de", 0.45, 0.2, 30)
+    delivery, channel = Delivery(storage, dialogue), RecordingChannel()
+    delivery.add_channel(channel)
+    nlu.says("was ist das cafeo", "cafeo_about")
+    rasa_answers, scripted = asyncio.Event(), nlu.parse
+
+    async def slow_parse(text: str) -> Any:
+        if text == "was ist das cafeo":
+            await rasa_answers.wait()
+        return await scripted(text)
+
+    nlu.parse = slow_parse  # type: ignore[method-assign]
+
+    def received(user: str, text: str = "", button: str = "") -> Received:
+        now = dt.datetime.now(dt.timezone.utc)
+        return Received(f"{user}:1", IncomingMessage("web", user, now, text=text, button=button), user, now)
+
+    delivery.start()
+    try:
+        await delivery.receive(received("slow", text="was ist das cafeo"))
+        await asyncio.sleep(0.5)  # its turn is waiting on the NLU now
+        await delivery.receive(received("quick", button="m"))
+        for _ in range(100):
+            if any(user == "quick" for user, _text in channel.sent):
+                break
+            await asyncio.sleep(0.05)
+        assert [user for user, _text in channel.sent] == ["quick"]
+        rasa_answers.set()
+        for _ in range(100):
+            if any(user == "slow" for user, _text in channel.sent):
+                break
+            await asyncio.sleep(0.05)
+        assert any(user == "slow" and "CaféO" in text for user, text in channel.sent)
+    finally:
+        rasa_answers.set()
+        await delivery.stop()
+        await engine.dispose()
