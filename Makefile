@@ -30,7 +30,8 @@ content-reviewed: .venv/.installed
 eval: setup
 	$(APP) -m bot.evaluate $(ARGS)
 
-# Rasa alone and POST /api/chat end to end under wrk at 1, 8 and 32 users (needs wrk; about 2 minutes).
+# Rasa alone, POST /api/chat and the Telegram and WhatsApp webhooks (fake platforms) at 1, 8, 32 and 128 users
+# (needs wrk; see BENCHMARKS.md). A quick look: make bench ARGS="--duration 2 --users 8 --targets chat".
 bench: setup
 	$(APP) scripts/bench.py $(ARGS)
 

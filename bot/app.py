@@ -35,7 +35,7 @@ from bot.nlu import RasaNluClient
 from bot.retention import purge_every
 from bot.settings import Settings
 from bot.staff import StaffConsole
-from bot.storage import Storage, make_engine, migrate
+from bot.storage import DATABASE_ERRORS, Storage, make_engine, migrate, unavailable
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,8 @@ def create_app(settings: Settings, guesser: LanguageGuesser | None = None) -> St
     console = StaffConsole(storage, delivery, dialogue, settings.web_cookie_secure, content.status)
     channels: list[Channel] = [
         WebChannel(storage, Identity(web_secret(settings)), delivery.receive, delivery.answer_now,
-                   settings.web_cookie_secure, web_page.routes(languages, settings.default_language)),
+                   settings.web_cookie_secure, web_page.routes(languages, settings.default_language), languages,
+                   settings.default_language),
     ]
     if settings.telegram_bot_token:
         channels.append(TelegramChannel(
@@ -178,11 +179,22 @@ def create_app(settings: Settings, guesser: LanguageGuesser | None = None) -> St
         return Response(file.ics, media_type="text/calendar; charset=utf-8",
                          headers={"Content-Disposition": f'attachment; filename="{file.filename}"'})
 
+    async def database_away(request: Request, error: Exception) -> Response:
+        """503 while the database is away: nothing of the request was stored, and a platform
+        (Telegram, Meta) delivers a webhook again after a 5xx; every other error stays a 500."""
+        if not unavailable(error):
+            raise error
+        log.warning("%s %s: 503, the database is unavailable (%s)", request.method, request.url.path,
+                    type(error).__name__)
+        return JSONResponse({"error": "the database is unavailable for a moment; try again later"},
+                            status_code=503, headers={"Retry-After": "10"})
+
     app = Starlette(
         routes=[Route("/healthz", healthz, methods=["GET"]), Route("/calendar/{topic}.ics", calendar, methods=["GET"]),
                 *[r for c in channels for r in c.routes()],
                 *console.routes()],
         lifespan=lifespan,
+        exception_handlers={kind: database_away for kind in DATABASE_ERRORS},
     )
     app.state.delivery = delivery
     app.state.storage = storage

@@ -27,6 +27,7 @@ import logging
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import and_, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -41,6 +42,7 @@ from bot.channels.base import (
     Received,
     Rejected,
     RetryAfter,
+    SendResult,
     Sent,
     message_from_json,
     message_to_json,
@@ -48,7 +50,7 @@ from bot.channels.base import (
 from bot.dialogue import Dialogue
 from bot.handoff import Notifier
 from bot.messages import IncomingMessage, Outcome, Reply, reply_from_json, reply_to_json
-from bot.storage import Inbound, Outbound, SentMessage, Storage, User, utcnow
+from bot.storage import DATABASE_ERRORS, Inbound, Outbound, SentMessage, Storage, User, unavailable, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,8 @@ MAX_BACKOFF_SECONDS = 300.0
 # Delivery reports only move forward (a late "delivered" does not undo "read"); "failed" is final.
 REPORT_ORDER = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}
 POLL_SECONDS = 1.0  # how often workers look for rows another process stored
+MAX_TURNS_AT_ONCE = 20  # turns the inbox worker of one process runs at the same time
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -219,29 +223,66 @@ class Delivery:
             self._busy.discard(row_id)
             self._inline.pop(row_id, None)
 
-    async def _inbound_worker(self) -> None:
-        while True:
-            due = await self._due_inbound()
-            if due:
-                answered = await asyncio.gather(*(self._attempt(row_id, inline=False) for row_id in due))
-                if None in answered:
-                    await asyncio.sleep(0.05)  # taken by another process, or failed: don't spin on it
-                continue
-            try:
-                await asyncio.wait_for(self._inbound_ready.wait(), timeout=POLL_SECONDS)
-            except TimeoutError:
-                pass
-            self._inbound_ready.clear()
+    async def _database_away(self, worker: str, error: Exception) -> None:
+        """A worker found the database away: say so (without a traceback: it is no fault of
+        ours) and look again after a poll, so the worker goes on as soon as it is back."""
+        log.warning("%s: the database is unavailable (%s: %s); trying again in %.0f s", worker,
+                    type(error).__name__, str(error).splitlines()[0][:200] if str(error) else "", POLL_SECONDS)
+        await asyncio.sleep(POLL_SECONDS)
 
-    async def _due_inbound(self) -> list[int]:
-        """Rows due now, each the oldest pending one of its user (a user's messages keep their order)."""
+    async def _inbound_worker(self) -> None:
+        """Start a turn for each message due as soon as it is seen, up to MAX_TURNS_AT_ONCE: a
+        turn waiting on a slow NLU does not hold up the messages that arrive meanwhile."""
+        turns: set[asyncio.Task[Outcome | None]] = set()
+        try:
+            while True:
+                self._inbound_ready.clear()
+                try:
+                    due = await self._due_inbound(MAX_TURNS_AT_ONCE - len(turns))
+                except DATABASE_ERRORS as error:
+                    if not unavailable(error):
+                        raise
+                    await self._database_away("inbox worker", error)
+                    continue
+                for row_id in due:
+                    self._busy.add(row_id)  # from now on, the next look skips it
+                    turn = asyncio.create_task(self._attempt(row_id, inline=False), name=f"turn-{row_id}")
+                    turns.add(turn)
+                    turn.add_done_callback(self._turn_ended)
+                    turn.add_done_callback(turns.discard)
+                try:
+                    await asyncio.wait_for(self._inbound_ready.wait(), timeout=POLL_SECONDS)
+                except TimeoutError:
+                    pass
+        finally:
+            for turn in turns:
+                turn.cancel()
+            await asyncio.gather(*turns, return_exceptions=True)
+
+    def _turn_ended(self, turn: "asyncio.Task[Outcome | None]") -> None:
+        """A turn answered: the user's next message may be due now. (Taken by another process,
+        or failed: not at once, the next poll looks again, so as not to spin on it.)"""
+        if turn.cancelled():
+            return
+        error = turn.exception()
+        if error is not None:
+            log.error("inbox turn %s raised", turn.get_name(), exc_info=error)
+        elif turn.result() is not None:
+            self._inbound_ready.set()
+
+    async def _due_inbound(self, limit: int = 20) -> list[int]:
+        """Rows due now that this process is not answering yet, each the oldest pending one of its
+        user (a user's messages keep their order)."""
+        if limit <= 0:
+            return []
         earlier = aliased(Inbound)
         query = (
             select(Inbound.id, Inbound.channel, Inbound.user_ref)
             .where(Inbound.status == "pending", Inbound.next_attempt_at <= utcnow(),
+                   Inbound.id.not_in(list(self._busy)),
                    ~exists().where(and_(earlier.channel == Inbound.channel, earlier.user_ref == Inbound.user_ref,
                                         earlier.status == "pending", earlier.id < Inbound.id)))
-            .order_by(Inbound.id).limit(20)
+            .order_by(Inbound.id).limit(limit)
         )
         async with self._storage.session() as session:
             rows = (await session.execute(query)).all()
@@ -250,9 +291,18 @@ class Delivery:
     async def _attempt(self, row_id: int, inline: bool) -> Outcome | None:
         self._busy.add(row_id)
         try:
-            return await self._turn(row_id, inline)
-        except Exception:
-            await self._failed_turn(row_id, traceback.format_exc())
+            try:
+                return await self._turn(row_id, inline)
+            except Exception as error:
+                if unavailable(error):
+                    raise
+                await self._failed_turn(row_id, traceback.format_exc())
+                return None
+        except DATABASE_ERRORS as error:
+            if not unavailable(error):
+                raise
+            # Not an attempt that counts: the row stays pending and is answered once the database is back.
+            log.warning("inbox row %s waits: the database is unavailable (%s)", row_id, type(error).__name__)
             return None
         finally:
             if not inline:
@@ -346,7 +396,13 @@ class Delivery:
     async def _outbound_worker(self) -> None:
         while True:
             self._outbound_ready.clear()
-            leased, wait = await self._lease_outbound()
+            try:
+                leased, wait = await self._lease_outbound()
+            except DATABASE_ERRORS as error:
+                if not unavailable(error):
+                    raise
+                await self._database_away("outbox worker", error)
+                continue
             if leased:
                 await asyncio.gather(*(self._send(row) for row in leased))
                 continue
@@ -383,7 +439,36 @@ class Delivery:
         wait = POLL_SECONDS if next_due is None else (_aware(next_due) - now).total_seconds()
         return [], min(max(wait, 0.01), POLL_SECONDS)
 
+    async def _while_database_away(self, work: Callable[[], Awaitable[T]], until: dt.datetime) -> T:
+        """`work`, tried again while the database is away, until shortly before `until` (the lease)."""
+        while True:
+            try:
+                return await work()
+            except DATABASE_ERRORS as error:
+                if not unavailable(error) or utcnow() + dt.timedelta(seconds=POLL_SECONDS) >= until:
+                    raise
+                await self._database_away("outbox worker", error)
+
     async def _send(self, row: Outbound) -> None:
+        """Send a leased row. What is read and written around the send is tried again while the
+        database is away: a reply the platform took but whose send was not recorded would go
+        out a second time once its lease ran out."""
+        lease_ends = _aware(row.next_attempt_at) - dt.timedelta(seconds=5)
+        if not await self._while_database_away(lambda: self._may_send(row), lease_ends):
+            return
+        channel = self._channels[row.channel]
+        item = Outgoing(row.id, row.recipient, reply_from_json(json.loads(row.payload)), attempts=row.attempts,
+                        sent_parts=row.sent_parts)
+        try:
+            result = await channel.send(item)
+        except Exception as error:  # a fault in the channel's code: keep the row, try again later
+            log.exception("%s: sending outbox row %s raised", row.channel, row.id)
+            result = RetryAfter(None, f"{type(error).__name__}: {error}")
+        await self._while_database_away(lambda: self._record_send(row, result), lease_ends)
+        self._outbound_ready.set()
+
+    async def _may_send(self, row: Outbound) -> bool:
+        """False when the row waits: behind a held reply, or for the platform's pace (rescheduled)."""
         channel = self._channels[row.channel]
         async with self._storage.session() as session, session.begin():
             waiting = await session.scalar(select(Outbound.id).where(
@@ -391,7 +476,7 @@ class Delivery:
             if waiting is not None:
                 # An earlier reply waits for the recipient to write again: this one waits behind it.
                 await session.execute(update(Outbound).where(Outbound.id == row.id).values(status="held"))
-                return
+                return False
         if channel.pace_seconds > 0:
             # The platform's pace, also for a row queued after the previous one went out.
             async with self._storage.session() as session, session.begin():
@@ -402,26 +487,26 @@ class Delivery:
                     await session.execute(update(Outbound).where(Outbound.id == row.id).values(
                         status="pending", next_attempt_at=due))
                     self._outbound_ready.set()
-                    return
-        item = Outgoing(row.id, row.recipient, reply_from_json(json.loads(row.payload)), attempts=row.attempts)
-        try:
-            result = await channel.send(item)
-        except Exception as error:  # a fault in the channel's code: keep the row, try again later
-            log.exception("%s: sending outbox row %s raised", row.channel, row.id)
-            result = RetryAfter(None, f"{type(error).__name__}: {error}")
+                    return False
+        return True
+
+    async def _record_send(self, row: Outbound, result: SendResult) -> None:
         now = utcnow()
         values: dict[str, object] = {"attempts": Outbound.attempts + 1}
         if isinstance(result, Sent):
             values |= {"status": "sent", "sent_at": now, "last_error": None}
         elif isinstance(result, RetryAfter):
-            attempts = row.attempts + 1
-            wait = result.seconds if result.seconds is not None else min(2.0 ** attempts, MAX_BACKOFF_SECONDS)
-            given_up = result.seconds is None and attempts >= MAX_SEND_ATTEMPTS
+            # Rate limits wait as long as the platform says, however often; transient failures
+            # back off (2, 4, 8 … s) and are given up after the 8th.
+            failures = row.failures + (result.seconds is None)
+            wait = result.seconds if result.seconds is not None else min(2.0 ** failures, MAX_BACKOFF_SECONDS)
+            given_up = result.seconds is None and failures >= MAX_SEND_ATTEMPTS
             values |= {"status": "failed" if given_up else "pending", "last_error": result.reason,
-                       "next_attempt_at": now + dt.timedelta(seconds=wait)}
+                       "next_attempt_at": now + dt.timedelta(seconds=wait), "failures": failures,
+                       "sent_parts": result.sent_parts}
             if given_up:  # (no recipient in logs: on WhatsApp it is a phone number)
-                log.error("%s: outbox row %s not sent after %d attempts: %s", row.channel, row.id,
-                          attempts, result.reason)
+                log.error("%s: outbox row %s not sent after %d failures: %s", row.channel, row.id,
+                          failures, result.reason)
         elif isinstance(result, Blocked):
             values |= {"status": "blocked", "last_error": result.reason}
             log.info("%s: outbox row %s: the recipient blocked the bot or cannot be reached: %s", row.channel, row.id,
@@ -430,7 +515,7 @@ class Delivery:
             values |= {"status": "failed", "last_error": result.reason}
             log.error("%s: outbox row %s rejected: %s", row.channel, row.id, result.reason)
         elif isinstance(result, Held):
-            values |= {"status": "held", "last_error": result.reason}
+            values |= {"status": "held", "last_error": result.reason, "sent_parts": result.sent_parts}
             log.info("%s: outbox row %s held until the recipient writes again: %s", row.channel, row.id, result.reason)
         async with self._storage.session() as session, session.begin():
             await session.execute(update(Outbound).where(Outbound.id == row.id).values(**values))
@@ -440,8 +525,7 @@ class Delivery:
                 await self._unreachable(session, row.channel, row.recipient)
             elif isinstance(result, Held):
                 await session.execute(update(Outbound).where(*mine).values(status="held"))
-            elif isinstance(result, Sent):
+            if isinstance(result, (Sent, RetryAfter, Held)):
                 for external_id in result.external_ids:
                     report = await self._report_row(session, row.channel, external_id, "sent")
                     report.outbound_id = row.id
-        self._outbound_ready.set()

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Boolean, Date, event, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, select, true
-from sqlalchemy.exc import IntegrityError
+import asyncpg
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -119,6 +121,11 @@ class Outbound(Base):
     # pending | sending | sent | failed | blocked | held (waits until the recipient writes again)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Of those, the ones that failed for a transient reason (5xx, network): after 8 it is given
+    # up. Rate-limit waits are not counted: they end when the platform says.
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # How many of the reply's parts (messages on the platform) went out in earlier attempts.
+    sent_parts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -281,6 +288,21 @@ class SentMessage(Base):
     status_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+# What a database call raises when the database cannot be reached; `unavailable` tells which of
+# these mean "try again in a moment" (the rest are faults of ours and stay errors).
+DATABASE_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, OSError, TimeoutError, asyncpg.InterfaceError,
+                                                asyncpg.PostgresConnectionError)
+
+
+def unavailable(error: BaseException) -> bool:
+    """Whether `error` means the database is away for now (stopped, restarting, the network to it
+    broken, every connection busy): nothing was stored, and the caller asks to be tried again."""
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, (OperationalError, InterfaceError, PoolTimeout, OSError, TimeoutError,
+                              asyncpg.InterfaceError, asyncpg.PostgresConnectionError))
+
+
 def make_engine(database_url: str) -> AsyncEngine:
     """The engine for a URL.
 
@@ -291,7 +313,8 @@ def make_engine(database_url: str) -> AsyncEngine:
     locked"; the journal is a write-ahead log, synced at checkpoints (a power cut may lose the
     last commits, never corrupt the file)."""
     if not database_url.startswith("sqlite"):
-        return create_async_engine(database_url, pool_size=10, max_overflow=10)
+        # A database that does not answer a connection within 10 s counts as away (asyncpg's own default is 60 s).
+        return create_async_engine(database_url, pool_size=10, max_overflow=10, connect_args={"timeout": 10})
     database_path = database_url.split("///", 1)[-1]
     if database_path and database_path != ":memory:":
         Path(database_path).parent.mkdir(parents=True, exist_ok=True)

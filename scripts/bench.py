@@ -1,6 +1,15 @@
-"""`make bench`: throughput and latency of the Rasa NLU server alone and of POST /api/chat end to end.
+"""`make bench`: throughput and latency of the Rasa NLU server alone, of POST /api/chat end to end,
+and of the Telegram and WhatsApp webhooks with the fake platforms, on one or two bot processes.
 
-    .venv/bin/python scripts/bench.py [--duration 15] [--connections 1,8,32] [--py-spy FILE]
+    .venv/bin/python scripts/bench.py [--duration 15] [--users 1,8,32,128]
+        [--targets rasa,chat,telegram,whatsapp] [--processes 1,2 --database-url postgresql://…]
+        [--py-spy FILE]
+
+Webhooks (scripts/bench_webhooks.py): closed-loop users, each waiting for its answer at the fake
+platform before writing again; lost and doubled answers counted from what the fakes received.
+Two processes need PostgreSQL (`--database-url`, a database for benchmarks only: its schema is
+dropped and made anew for each number of processes); users are spread over the processes.
+Peak memory: each process's VmHWM (peak resident set) from /proc, read after every run.
 
 One run on loopback: trains the NLU model if its inputs changed (cached by fingerprint), starts a
 Rasa NLU server and the application (`python -m bot.main`, SQLite in a temporary directory, free
@@ -20,7 +29,9 @@ A benchmark prints figures; it asserts nothing (shared, noisy machine).
 """
 
 import argparse
+import asyncio
 import collections
+import threading
 import json
 import os
 import secrets
@@ -30,7 +41,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import collections.abc
 from dataclasses import dataclass
+from multiprocessing.pool import ThreadPool
 from pathlib import Path
 
 import httpx
@@ -41,6 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bot import nlu_model  # noqa: E402
 from bot.rasa_process import start_rasa, stop, wait_until_ready  # noqa: E402
 from bot.settings import PROJECT_ROOT  # noqa: E402
+from scripts import bench_webhooks  # noqa: E402
 
 HOLDOUT = PROJECT_ROOT / "tests" / "nlu" / "holdout.yml"
 PER_LANGUAGE = 8  # questions taken from each language of the held-out set
@@ -113,6 +127,8 @@ class Run:
     target: str
     connections: int
     figures: dict[str, float]
+    processes: int = 1
+    peak_mb: tuple[float, ...] = ()  # each application process's peak RSS so far
 
     @property
     def throughput(self) -> float:
@@ -120,6 +136,8 @@ class Run:
 
     @property
     def errors(self) -> int:
+        if "errors" in self.figures:
+            return int(self.figures["errors"])
         return int(sum(self.figures[k] for k in ("connect", "read", "write", "status", "timeout")))
 
 
@@ -149,13 +167,15 @@ def wrk(script: Path, base_url: str, path: str, mode: str, texts: list[str], con
     return dict(json.loads(line[len("BENCH "):]))
 
 
-def wait_for_app(base_url: str, app: subprocess.Popen[bytes], timeout_seconds: float = 120) -> None:
+def wait_for_app(base_url: str, app: subprocess.Popen[bytes], timeout_seconds: float = 120,
+                 channels: tuple[str, ...] = ()) -> None:
     deadline = time.monotonic() + timeout_seconds
     while time.monotonic() < deadline:
         if app.poll() is not None:
             raise RuntimeError(f"the application exited with code {app.returncode}")
         try:
-            if httpx.get(f"{base_url}/healthz", timeout=2).json().get("nlu") == "ok":
+            health = httpx.get(f"{base_url}/healthz", timeout=2).json()
+            if health.get("nlu") == "ok" and all(health["channels"].get(c) == "ok" for c in channels):
                 return
         except (httpx.HTTPError, ValueError):
             pass
@@ -196,89 +216,234 @@ def where_time_goes(collapsed: Path, seconds: float, rate: int, count: int = 30)
     return busy, [(100 * n / possible, 100 * own[f] / possible, f) for f, n in inclusive.most_common(count)]
 
 
-def print_table(runs: list[Run]) -> None:
+def settle(app_urls: list[str], timeout_seconds: float = 60) -> None:
+    """Wait until every process answers /healthz within 0.2 s: requests a run left in flight (wrk
+    stops counting, the server goes on answering them) must not slow the next run down."""
+    deadline = time.monotonic() + timeout_seconds
+    for url in app_urls:
+        while time.monotonic() < deadline:
+            started = time.monotonic()
+            try:
+                httpx.get(f"{url}/healthz", timeout=5)
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() - started < 0.2:
+                break
+            time.sleep(0.5)
+
+
+def peak_rss_mb(pid: int) -> float:
+    """A process's peak resident set size so far (VmHWM), in MB; 0 when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def wrk_split(script: Path, app_urls: list[str], texts: list[str], connections: int, seconds: float) -> dict[str, float]:
+    """wrk on POST /api/chat, the connections spread over the processes (one wrk per process, at
+    once); requests and errors added up, latency percentiles the worst of the processes'."""
+    shares = [connections // len(app_urls) + (i < connections % len(app_urls)) for i in range(len(app_urls))]
+    with ThreadPool(len(app_urls)) as pool:
+        parts = pool.starmap(wrk, [(script, url, "/api/chat", "chat", texts, share, seconds)
+                                   for url, share in zip(app_urls, shares) if share])
+    combined = {key: sum(p[key] for p in parts) for key in ("requests", "connect", "read", "write", "status",
+                                                            "timeout", "not_ok", "degraded")}
+    combined |= {key: max(p[key] for p in parts) for key in ("seconds", "p50", "p95", "p99", "max")}
+    return combined
+
+
+class FakePlatforms:
+    """The fake Telegram and WhatsApp APIs, served from an event loop in a thread of this process."""
+
+    def __init__(self) -> None:
+        self.fakes = bench_webhooks.Fakes()
+        self.telegram_port, self.graph_port = free_port(), free_port()
+        self.loop = asyncio.new_event_loop()
+        self._stop = asyncio.Event()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+        self._serving = asyncio.run_coroutine_threadsafe(self._serve(), self.loop)
+
+    async def _serve(self) -> None:
+        self._stop = asyncio.Event()
+        await bench_webhooks.serve_fakes(self.fakes, self.telegram_port, self.graph_port, self._stop)
+
+    def env(self) -> dict[str, str]:
+        return bench_webhooks.settings_env(f"http://127.0.0.1:{self.telegram_port}/bot",
+                                           f"http://127.0.0.1:{self.graph_port}/{bench_webhooks.fake_whatsapp.VERSION}")
+
+    def run(self, coroutine: "collections.abc.Coroutine[object, object, bench_webhooks.Result]") -> bench_webhooks.Result:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self._stop.set)
+        try:
+            self._serving.result(timeout=10)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout=10)
+
+
+def reset_database(database_url: str) -> None:
+    """A benchmark database made empty (PostgreSQL's public schema dropped and made anew)."""
+    from sqlalchemy import text
+    from bot.settings import Settings
+    from bot.storage import make_engine
+
+    async def reset() -> None:
+        engine = make_engine(Settings(database_url=database_url).database_url)
+        async with engine.begin() as connection:
+            await connection.execute(text("DROP SCHEMA public CASCADE"))
+            await connection.execute(text("CREATE SCHEMA public"))
+        await engine.dispose()
+
+    asyncio.run(reset())
+
+
+def print_table(runs: list[Run], rasa_peak_mb: float) -> None:
     rasa = {r.connections: r.throughput for r in runs if r.target == "rasa"}
-    print(f"\n{'target':<22}{'conns':>6}{'req/s':>8}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}{'max ms':>8}"
-          f"{'errors':>8}{'not 200':>8}{'no NLU':>8}{'e2e/rasa':>10}")
+    print(f"\n{'target':<24}{'procs':>6}{'users':>6}{'req/s':>8}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}"
+          f"{'errors':>8}{'lost':>6}{'doubled':>8}{'peak MB/process':>17}{'of Rasa':>9}")
+    labels = {"rasa": "Rasa /model/parse", "chat": "POST /api/chat", "telegram": "Telegram webhook",
+              "whatsapp": "WhatsApp webhook"}
     for run in runs:
         f = run.figures
-        label = "Rasa /model/parse" if run.target == "rasa" else "app /api/chat (e2e)"
-        ratio = f"{run.throughput / rasa[run.connections]:.0%}" if run.target == "chat" and rasa.get(run.connections) else ""
-        print(f"{label:<22}{run.connections:>6}{run.throughput:>8.1f}{f['p50']:>8.1f}{f['p95']:>8.1f}"
-              f"{f['p99']:>8.1f}{f['max']:>8.1f}{run.errors:>8}{int(f['not_ok']):>8}{int(f['degraded']):>8}{ratio:>10}")
-    print("errors: connect/read/write/timeout/HTTP>=400 as wrk counts them; no NLU: answered with the menu "
-          "because Rasa took longer than NLU_TIMEOUT_SECONDS")
+        ratio = f"{run.throughput / rasa[run.connections]:.0%}" if run.target != "rasa" and rasa.get(run.connections) else ""
+        lost = str(int(f["lost"])) if "lost" in f else "-"
+        doubled = str(int(f["doubled"])) if "doubled" in f else "-"
+        peak = "/".join(f"{mb:.0f}" for mb in run.peak_mb) if run.peak_mb else f"{rasa_peak_mb:.0f} (Rasa)"
+        print(f"{labels[run.target]:<24}{run.processes if run.target != 'rasa' else '':>6}{run.connections:>6}"
+              f"{run.throughput:>8.1f}{f['p50']:>8.1f}{f['p95']:>8.1f}{f['p99']:>8.1f}{run.errors:>8}{lost:>6}"
+              f"{doubled:>8}{peak:>17}{ratio:>9}")
+    print(f"Rasa's peak RSS: {rasa_peak_mb:.0f} MB. errors: connect/read/write/timeout/HTTP>=400 (webhooks: not 200, "
+          f"or no answer within {bench_webhooks.REPLY_TIMEOUT_SECONDS:.0f} s); lost/doubled: answers the fake platform "
+          "received fewer/more than messages sent (webhooks only: /api/chat answers in its response). "
+          "POST /api/chat on 2 processes: the worst process's percentiles.")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=15, help="seconds per measured run (default 15)")
-    parser.add_argument("--connections", default="1,8,32", help="concurrent connections (users), comma-separated")
+    parser.add_argument("--users", "--connections", dest="users", default="1,8,32,128",
+                        help="concurrent users (wrk connections), comma-separated (default 1,8,32,128)")
+    parser.add_argument("--targets", default="rasa,chat,telegram,whatsapp",
+                        help="what to measure, comma-separated, of rasa,chat,telegram,whatsapp (default all)")
+    parser.add_argument("--processes", default="1", help="numbers of bot processes, comma-separated (default 1; "
+                        "2 needs --database-url postgresql://…)")
     parser.add_argument("--database-url", help="the application's database (default: SQLite in a temporary "
-                        "directory); e.g. postgresql://postgres@127.0.0.1:5432/bench, a database for benchmarks only")
-    parser.add_argument("--py-spy", type=Path, help="sample the application during the middle e2e run into FILE")
+                        "directory); e.g. postgresql://postgres@127.0.0.1:5432/bench, a database for benchmarks "
+                        "only: it is emptied")
+    parser.add_argument("--py-spy", type=Path, help="sample the application during the middle /api/chat run "
+                        "(one process) into FILE")
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
+    targets = [t for t in args.targets.split(",") if t]
+    unknown = set(targets) - {"rasa", "chat", "telegram", "whatsapp"}
+    if unknown:
+        print(f"unknown --targets: {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    process_counts = [int(p) for p in args.processes.split(",")]
+    postgres = bool(args.database_url and args.database_url.startswith("postgresql"))
+    if max(process_counts) > 1 and not postgres:
+        print("several bot processes need PostgreSQL: --database-url postgresql://…", file=sys.stderr)
+        return 2
+    if shutil.which("wrk") is None and {"rasa", "chat"} & set(targets):
         print("wrk is not installed: apt-get install -y wrk", file=sys.stderr)
         return 2
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if args.py_spy and not Path(py_spy).exists():
         print("py-spy is not installed: .venv/bin/pip install py-spy", file=sys.stderr)
         return 2
-    levels = [int(c) for c in args.connections.split(",")]
+    levels = [int(c) for c in args.users.split(",")]
     middle = levels[len(levels) // 2]
     texts = questions()
     model = nlu_model.train(PROJECT_ROOT / "nlu_data" / "config.yml")
-    token, rasa_port, app_port = secrets.token_urlsafe(16), free_port(), free_port()
-    rasa_url, app_url = f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{app_port}"
+    token, rasa_port = secrets.token_urlsafe(16), free_port()
+    rasa_url = f"http://127.0.0.1:{rasa_port}"
     runs: list[Run] = []
+    platforms = FakePlatforms()
+    first_user = 1_000
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "bench.lua"
         script.write_text(WRK_SCRIPT)
         rasa = start_rasa(model, "127.0.0.1", rasa_port, token, open(Path(tmp) / "rasa.log", "wb"))
-        env = {**os.environ, "RASA_URL": rasa_url, "RASA_TOKEN": token, "BOT_HTTP_PORT": str(app_port),
-               "BOT_HTTP_HOST": "127.0.0.1", "DATABASE_URL": args.database_url or f"sqlite:///{tmp}/bench.db",
-               "WEB_SECRET": secrets.token_urlsafe(32), "WEB_SECRET_FILE": f"{tmp}/web-secret",
-               "TELEGRAM_BOT_TOKEN": "",
-               # Each wrk connection is one user writing many messages a second: the per-user
-               # limit protects against people doing that, the bench measures the answering.
-               "USER_MESSAGES_PER_MINUTE": "1000000"}
-        app = subprocess.Popen([sys.executable, "-m", "bot.main"], cwd=PROJECT_ROOT, env=env,
-                               stdout=open(Path(tmp) / "app.log", "wb"), stderr=subprocess.STDOUT)
         try:
             wait_until_ready(rasa, rasa_url, token)
-            wait_for_app(app_url, app)
             print(f"{len(texts)} questions in {len(set(texts))} variants, {args.duration:.0f} s per run; "
                   f"wrk -t N -c N (one user per connection)", file=sys.stderr)
-            targets = [("rasa", rasa_url, f"/model/parse?token={token}"), ("chat", app_url, "/api/chat")]
-            for target, url, path in targets:
-                wrk(script, url, path, target, texts, 4, WARM_UP_SECONDS)
-                for connections in levels:
-                    sampler = None
-                    if args.py_spy and target == "chat" and connections == middle:
-                        sampler = subprocess.Popen(
-                            [py_spy, "record", "--pid", str(app.pid), "--duration", f"{args.duration:.0f}",
-                             "--rate", str(PY_SPY_RATE), "--format", "raw", "--threads", "--gil", "--output", str(args.py_spy)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                    figures = wrk(script, url, path, target, texts, connections, args.duration)
-                    runs.append(Run(target, connections, figures))
-                    print(f"  {target} x{connections}: {runs[-1].throughput:.1f} req/s, p95 {figures['p95']:.0f} ms",
+            if "rasa" in targets:
+                wrk(script, rasa_url, f"/model/parse?token={token}", "rasa", texts, 4, WARM_UP_SECONDS)
+                for users in levels:
+                    figures = wrk(script, rasa_url, f"/model/parse?token={token}", "rasa", texts, users, args.duration)
+                    runs.append(Run("rasa", users, figures))
+                    print(f"  rasa x{users}: {runs[-1].throughput:.1f} req/s, p95 {figures['p95']:.0f} ms",
                           file=sys.stderr)
-                    if sampler is not None:
-                        sampler.wait(timeout=args.duration + 30)
+            for count in process_counts:
+                if not {"chat", "telegram", "whatsapp"} & set(targets):
+                    break
+                if postgres:
+                    reset_database(args.database_url)
+                env = {**os.environ, "RASA_URL": rasa_url, "RASA_TOKEN": token, "BOT_HTTP_HOST": "127.0.0.1",
+                       "DATABASE_URL": args.database_url or f"sqlite:///{tmp}/bench.db",
+                       "WEB_SECRET": secrets.token_urlsafe(32), "WEB_SECRET_FILE": f"{tmp}/web-secret",
+                       # Each user writes many messages a second: the per-user limit protects
+                       # against people doing that, the bench measures the answering.
+                       "USER_MESSAGES_PER_MINUTE": "1000000", **platforms.env()}
+                ports = [free_port() for _ in range(count)]
+                apps = [subprocess.Popen([sys.executable, "-m", "bot.main"], cwd=PROJECT_ROOT,
+                                         env=env | {"BOT_HTTP_PORT": str(port)},
+                                         stdout=open(Path(tmp) / f"app-{count}-{n}.log", "wb"), stderr=subprocess.STDOUT)
+                        for n, port in enumerate(ports)]
+                app_urls = [f"http://127.0.0.1:{port}" for port in ports]
+                try:
+                    for url, app in zip(app_urls, apps):
+                        wait_for_app(url, app, channels=("telegram", "whatsapp"))
+                    for target in [t for t in ("chat", "telegram", "whatsapp") if t in targets]:
+                        if target == "chat":
+                            wrk_split(script, app_urls, texts, 4, WARM_UP_SECONDS)
+                        for users in levels:
+                            settle(app_urls)
+                            sampler = None
+                            if args.py_spy and target == "chat" and users == middle and count == 1:
+                                sampler = subprocess.Popen(
+                                    [py_spy, "record", "--pid", str(apps[0].pid), "--duration", f"{args.duration:.0f}",
+                                     "--rate", str(PY_SPY_RATE), "--format", "raw", "--threads", "--gil",
+                                     "--output", str(args.py_spy)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            if target == "chat":
+                                figures = wrk_split(script, app_urls, texts, users, args.duration)
+                            else:
+                                result = platforms.run(bench_webhooks.load(platforms.fakes, target, app_urls, users,
+                                                                           args.duration, first_user))
+                                first_user += users + 1
+                                figures = result.figures()
+                            runs.append(Run(target, users, figures, count, tuple(peak_rss_mb(a.pid) for a in apps)))
+                            print(f"  {target} x{users} on {count} process(es): {runs[-1].throughput:.1f} req/s, "
+                                  f"p95 {figures['p95']:.0f} ms", file=sys.stderr)
+                            if sampler is not None:
+                                sampler.wait(timeout=args.duration + 30)
+                finally:
+                    for app in apps:
+                        app.terminate()
+                    for n, app in enumerate(apps):
+                        try:
+                            app.wait(timeout=20)
+                        except subprocess.TimeoutExpired:
+                            app.kill()
+                        if app.returncode not in (0, -15):
+                            print((Path(tmp) / f"app-{count}-{n}.log").read_text(errors="replace")[-3000:],
+                                  file=sys.stderr)
+            rasa_peak = peak_rss_mb(rasa.pid)
         finally:
-            app.terminate()
-            try:
-                app.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                app.kill()
             stop(rasa)
-            if app.returncode not in (0, -15):
-                print((Path(tmp) / "app.log").read_text(errors="replace")[-3000:], file=sys.stderr)
-    print_table(runs)
+            platforms.close()
+    print_table(runs, rasa_peak)
     if args.py_spy and args.py_spy.exists():
         busy, functions = where_time_goes(args.py_spy, args.duration, PY_SPY_RATE)
-        print(f"\nWhere the application's time goes (py-spy over the e2e run at {middle} connections, "
+        print(f"\nWhere the application's time goes (py-spy over the /api/chat run at {middle} users, "
               f"% of the run's wall time; raw stacks in {args.py_spy}):")
         for thread, share in busy.items():
             print(f"{share:>7.1f} %  running Python: {thread}")

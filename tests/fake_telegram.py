@@ -53,6 +53,15 @@ class FakeTelegram:
     webhook: dict[str, Any] = field(default_factory=dict)
     new_update: asyncio.Event = field(default_factory=asyncio.Event)
     next_message_id: int = 100
+    storm_kind: str = ""  # every send fails so ("retry_after" | "internal") until `storm_until`
+    storm_until: float = 0.0
+    storm_every: int = 1  # of the sends meanwhile, every n-th fails (1: all of them)
+    storm_calls: int = 0
+
+    def storm(self, kind: str, seconds: float, every: int = 1) -> None:
+        """Fail every sendMessage and sendVenue, to any chat, with `kind` for `seconds` from now
+        (with `every=2`, every second one: a flaky storm, which also breaks replies sent in parts)."""
+        self.storm_kind, self.storm_until, self.storm_every, self.storm_calls = kind, time.monotonic() + seconds, every, 0
 
     def sent(self, chat_id: int | str | None = None, method: str = "sendMessage") -> list[dict[str, Any]]:
         """Calls that succeeded (failed ones stay in `calls`)."""
@@ -72,6 +81,12 @@ class FakeTelegram:
                 raise AssertionError(f"{method}: expected {count}, got {self.sent(chat_id, method)}")
             await asyncio.sleep(0.05)
         return self.sent(chat_id, method)
+
+    def _storming(self) -> str:
+        if time.monotonic() >= self.storm_until:
+            return ""
+        self.storm_calls += 1
+        return self.storm_kind if self.storm_calls % self.storm_every == 0 else ""
 
     def app(self) -> Starlette:
         async def endpoint(request: Request) -> Response:
@@ -96,8 +111,9 @@ class FakeTelegram:
             return JSONResponse({"ok": True, "result": True})
         if method in ("sendMessage", "sendVenue", "sendDocument"):
             chat = str(params["chat_id"])
-            if self.failures.get(chat):
-                failure = self.failures[chat].pop(0)
+            storming = self._storming()
+            if storming or self.failures.get(chat):
+                failure = storming or self.failures[chat].pop(0)
                 body = sample(f"error_{failure}")
                 return JSONResponse(body, status_code=body["error_code"])
             body = copy.deepcopy(sample("sendMessage"))

@@ -54,6 +54,15 @@ class FakeGraph:
     sends: list[Send] = field(default_factory=list)
     failures: dict[str, list[str]] = field(default_factory=dict)  # wa_id -> ["130429", "131047", ...]
     next_id: int = 0
+    storm_code: str = ""  # every send fails with this Graph API error until `storm_until`
+    storm_until: float = 0.0
+    storm_every: int = 1  # of the sends meanwhile, every n-th fails (1: all of them)
+    storm_calls: int = 0
+
+    def storm(self, code: str, seconds: float, every: int = 1) -> None:
+        """Fail every send, to anyone, with Graph API error `code` for `seconds` from now
+        (with `every=2`, every second one: a flaky storm, which also breaks replies sent in parts)."""
+        self.storm_code, self.storm_until, self.storm_every, self.storm_calls = code, time.monotonic() + seconds, every, 0
 
     def sent(self, to: str | None = None, kind: str | None = None) -> list[dict[str, Any]]:
         """Bodies the fake accepted (refused ones stay in `sends`), to one recipient, of one type."""
@@ -68,6 +77,12 @@ class FakeGraph:
                 raise AssertionError(f"expected {count} sends, got {self.sent(to, kind)}")
             await asyncio.sleep(0.05)
         return self.sent(to, kind)
+
+    def _storming(self) -> str:
+        if time.monotonic() >= self.storm_until:
+            return ""
+        self.storm_calls += 1
+        return self.storm_code if self.storm_calls % self.storm_every == 0 else ""
 
     def app(self) -> Starlette:
         def authorised(request: Request) -> bool:
@@ -87,8 +102,8 @@ class FakeGraph:
             send = Send(body, time.monotonic())
             self.sends.append(send)
             queued = self.failures.get(body["to"])
-            if queued:
-                code = queued.pop(0)
+            code = self._storming() or (queued.pop(0) if queued else "")
+            if code:
                 send.ok = False
                 return JSONResponse(sample(f"error_{code}"), status_code=500 if code == "131000" else 400)
             self.next_id += 1

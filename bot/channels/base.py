@@ -35,6 +35,7 @@ class Outgoing:
     reply: Reply | None
     ack: dict[str, str] | None = None
     attempts: int = 0  # earlier attempts to send this item (for a channel's own backoff)
+    sent_parts: int = 0  # parts of the reply (platform messages) that went out in earlier attempts: skip them
 
 
 # What `Channel.send` reports.
@@ -48,10 +49,14 @@ class Sent:
 
 @dataclass(frozen=True)
 class RetryAfter:
-    """Try again in `seconds` (the platform asked for it); None: a transient error, back off."""
+    """Try again in `seconds` (the platform asked for it); None: a transient error, back off.
+    `sent_parts`: the parts of the reply that went out so far (this attempt's and earlier ones),
+    `external_ids` the platform's ids of those sent in this attempt."""
 
     seconds: float | None
     reason: str
+    sent_parts: int = 0
+    external_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -71,9 +76,12 @@ class Rejected:
 @dataclass(frozen=True)
 class Held:
     """The platform takes this message only after the recipient writes again (WhatsApp's 24-hour
-    window; the channel has told them there is news): keep it, and their later ones, until then."""
+    window; the channel has told them there is news): keep it, and their later ones, until then.
+    `sent_parts` and `external_ids` as for RetryAfter."""
 
     reason: str
+    sent_parts: int = 0
+    external_ids: tuple[str, ...] = ()
 
 
 SendResult = Sent | RetryAfter | Blocked | Rejected | Held

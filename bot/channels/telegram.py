@@ -249,19 +249,21 @@ class TelegramChannel:
 
     async def send(self, item: Outgoing) -> SendResult:
         """Send one reply; a long one goes as several messages, at Telegram's pace."""
+        done = item.sent_parts  # a retry sends only the parts that did not go out
         try:
-            for number, send in enumerate(render_reply(item.recipient, item.reply or Reply(""))):
-                if number:
+            for send in render_reply(item.recipient, item.reply or Reply(""))[done:]:
+                if done > item.sent_parts:
                     await asyncio.sleep(CHAT_INTERVAL_SECONDS)
                 await self._call(send)
+                done += 1
         except RetryAfter as error:
-            return base.RetryAfter(_retry_after_seconds(error), str(error))
+            return base.RetryAfter(_retry_after_seconds(error), str(error), sent_parts=done)
         except Forbidden as error:
             return Blocked(str(error))
         except BadRequest as error:
             return Rejected(str(error))
         except (NetworkError, TelegramError) as error:
-            return base.RetryAfter(None, f"{type(error).__name__}: {error}")
+            return base.RetryAfter(None, f"{type(error).__name__}: {error}", sent_parts=done)
         except ValueError as error:  # a button payload Telegram cannot carry
             return Rejected(str(error))
         return Sent()

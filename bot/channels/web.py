@@ -29,8 +29,10 @@ from starlette.routing import BaseRoute, Route
 
 from bot.channels.base import Outgoing, Received, SendResult, Sent
 from bot.errors import BadRequest
+from bot.i18n import Language
 from bot.messages import IncomingMessage, Outcome, reply_from_json
-from bot.storage import Message, Outbound, Storage, User, as_seen, iso
+from bot.storage import DATABASE_ERRORS, Message, Outbound, Storage, User, as_seen, iso, unavailable
+from bot.web_page import choose_language
 
 CHANNEL = "web"
 MAX_TEXT = 4096
@@ -39,6 +41,16 @@ COOKIE = "ki_chat"
 COOKIE_MAX_AGE = 180 * 24 * 3600  # the retention period of a conversation's messages
 KEEPALIVE_SECONDS = 15.0
 EVENT_POLL_SECONDS = 1.0  # how often a stream looks for replies another process queued
+RETRY_AFTER_SECONDS = 10  # what a 503 asks the client to wait while the database is away
+
+
+def _(message: str) -> str:
+    """Marks a string for `make i18n-extract`; translated per request."""
+    return message
+
+
+UNAVAILABLE = _("The chat is unavailable for a moment and your message did not arrive. Please send it again "
+                "in a minute.")
 
 
 @dataclass(frozen=True)
@@ -138,13 +150,15 @@ class WebChannel:
 
     def __init__(self, storage: Storage, identity: Identity, receive: Callable[[Received, bool], Awaitable[int | None]],
                  answer_now: Callable[[int], Awaitable[Outcome | None]], secure_cookie: bool,
-                 page_routes: Sequence[BaseRoute]) -> None:
+                 page_routes: Sequence[BaseRoute], languages: dict[str, Language], default_language: str) -> None:
         self._storage = storage
         self._identity = identity
         self._receive = receive
         self._answer_now = answer_now
         self._secure_cookie = secure_cookie
         self._page_routes = list(page_routes)
+        self._languages = languages
+        self._default_language = default_language
         self._new_event = asyncio.Condition()
 
     def routes(self) -> list[BaseRoute]:
@@ -204,7 +218,12 @@ class WebChannel:
         message = IncomingMessage(channel=CHANNEL, user_ref=user_ref, text=parsed.text, button=parsed.button,
                                   language_hint=parsed.language_hint, received_at=now)
         external_id = f"{user_ref}:{parsed.client_id or uuid.uuid4().hex}"
-        row_id = await self._receive(Received(external_id, message, user_ref, now), True)
+        try:
+            row_id = await self._receive(Received(external_id, message, user_ref, now), True)
+        except DATABASE_ERRORS as error:
+            if not unavailable(error):
+                raise
+            return self._with_cookie(self._unavailable(request, parsed.language_hint), request, cookie)
         if row_id is None:  # the same message again (a double click): answered once already
             return self._with_cookie(JSONResponse({"duplicate": True, "replies": [], "handoff": False}), request, cookie)
         outcome = await self._answer_now(row_id)
@@ -214,6 +233,15 @@ class WebChannel:
             body = {"queued": True, "replies": [], "handoff": False}
             return self._with_cookie(JSONResponse(body, status_code=202), request, cookie)
         return self._with_cookie(JSONResponse(render_outcome(outcome)), request, cookie)
+
+    def _unavailable(self, request: Request, language_hint: str) -> Response:
+        """503 while the database is away: nothing was stored, so the client sends it again (the
+        page keeps the text and its id for that). In the browser's language: the user's stored one
+        cannot be read now."""
+        code = choose_language(self._languages, language_hint, request.headers.get("accept-language", ""),
+                               self._default_language)
+        body = {"error": self._languages[code].gettext(UNAVAILABLE), "language": code, "retry": True}
+        return JSONResponse(body, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
     async def _history(self, request: Request) -> Response:
         user_ref, cookie = self._user(request)

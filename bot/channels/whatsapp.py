@@ -348,17 +348,17 @@ class WhatsAppChannel:
         last = await self._last_message_at(CHANNEL, item.recipient)
         if last is None or self._clock() - last >= WINDOW - WINDOW_MARGIN:
             return await self._hold(item, "outside the 24-hour window")
-        sent: list[str] = []
+        sent: list[str] = []  # wamids of the parts sent now; a retry sends only the parts that did not go out
+        bodies = render_reply(item.recipient, item.reply or Reply(""), await self._wording(item.recipient),
+                              self._public_url)
         try:
-            for body in render_reply(item.recipient, item.reply or Reply(""), await self._wording(item.recipient),
-                                     self._public_url):
+            for body in bodies[item.sent_parts:]:
                 sent.append(await self._post(body))
         except GraphError as error:
-            if error.code == OUTSIDE_WINDOW:
-                return await self._hold(item, str(error))
-            return _result(error, item.attempts)
+            result = await self._hold(item, str(error)) if error.code == OUTSIDE_WINDOW else _result(error, item.attempts)
+            return _with_progress(result, item.sent_parts + len(sent), tuple(sent))
         except httpx.TransportError as error:
-            return base.RetryAfter(None, f"{type(error).__name__}: {error}")
+            return base.RetryAfter(None, f"{type(error).__name__}: {error}", item.sent_parts + len(sent), tuple(sent))
         return Sent(tuple(sent))
 
     async def _hold(self, item: Outgoing, reason: str) -> SendResult:
@@ -397,6 +397,13 @@ def _error(response: httpx.Response) -> GraphError:
         return GraphError(int(error["code"]), response.status_code, f"{error.get('message', '')} {details}".strip())
     except (ValueError, KeyError, TypeError):
         return GraphError(0, response.status_code, response.text[:200])
+
+
+def _with_progress(result: SendResult, sent_parts: int, external_ids: tuple[str, ...]) -> SendResult:
+    """A retry or a hold after some parts went out: say which, so they are not sent again."""
+    if isinstance(result, (base.RetryAfter, Held)):
+        return dataclasses.replace(result, sent_parts=sent_parts, external_ids=external_ids)
+    return result
 
 
 def _result(error: GraphError, attempts: int) -> SendResult:
