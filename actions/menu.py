@@ -14,6 +14,10 @@ def what_i_answer(turn: Turn) -> str:
         "• contacting the Integration Centre (KI)\n"
         "• the Integreat app\n"
         "• school counselling for newly arrived pupils\n"
+        "• heritage-language classes at school (HSU)\n"
+        "• programmes for parents around school start\n"
+        "• interpreters for talks with a school, Kita or city office\n"
+        "• help for people from south-east Europe\n"
         "• talking to a person"
     )
 
