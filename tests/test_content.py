@@ -12,7 +12,7 @@ from bot.errors import ContentError
 from bot.settings import PROJECT_ROOT
 
 CONTENT = PROJECT_ROOT / "content"
-LANGUAGES = {"de", "en", "ar", "tr", "ro", "uk", "ru", "fa"}
+LANGUAGES = {"de", "en", "ar", "tr", "ro", "uk", "ru", "fa", "fr", "bg"}
 REQUIRED_TOPICS = {
     "cafeo.about",
     "cafeo.hours",

@@ -25,7 +25,7 @@ from bot.storage import Storage, make_engine, migrate
 from tests.fakes import FakeNlu
 
 CRISIS_FILE = PROJECT_ROOT / "content" / "crisis.yml"
-LANGUAGES = {"de", "en", "ar", "tr", "ro", "uk", "ru", "fa"}
+LANGUAGES = {"de", "en", "ar", "tr", "ro", "uk", "ru", "fa", "fr", "bg"}
 NUMBERS = ("110", "112", "116 016", "0800 111 0 111", "0800 111 0 222", "116 111")
 KI_NUMBERS = ("02323 16-4571", "02323 16-4705")  # KIM team lead, CaféO integration scout (report p. 58 f.)
 
