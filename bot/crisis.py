@@ -87,7 +87,7 @@ _LATIN_TO_CYRILLIC = (
 )
 _READINGS = [(re.compile("|".join(re.escape(letters) for letters, _ in sorted(pairs, key=lambda p: -len(p[0])))),
               dict(pairs)) for pairs in _LATIN_TO_CYRILLIC]
-_CYRILLIC_LANGUAGES = frozenset({"ru", "uk"})
+_CYRILLIC_LANGUAGES = frozenset({"ru", "uk", "bg"})
 # A one-word expression found in such a reading needs this many letters: "bye" read "бє" is "б'є" (beats).
 TRANSLITERATED_WORD_MIN = 6
 _LATIN_LETTER = re.compile("[a-z]")

@@ -3,7 +3,8 @@
 Short messages ("Hallo", "Servus", "CaféO Adresse") carry too few letters for statistics, so the
 decision uses what is known besides the letters, in this order:
 1. the script (Arabic letters are Arabic or Persian, never German) and letters only one of our
-   languages uses (Persian پ چ ژ گ, Ukrainian і ї є ґ, Russian ы э ъ, Turkish ğ ı, Romanian ă ș ț);
+   languages uses (Persian پ چ ژ گ, Ukrainian і ї є ґ, Russian ы э ё, Bulgarian ъ, Turkish ğ ı, Romanian ă ș ț,
+   French è ê à ù);
 2. the per-language words of content/words.yml (greetings, thanks, everyday words);
 3. the language the user already speaks with the bot: a short message keeps it unless it shows
    another language plainly; German service words ("Termin", "Adresse") never move anyone;
@@ -36,10 +37,12 @@ _TELLING_LETTERS: dict[str, str] = {
     "fa": "پچژگیک",  # Persian keyboard letters (Arabic keyboards type ي ك instead of ی ک)
     "ar": "ةيىك",
     "uk": "іїєґ",
-    "ru": "ыэъё",
+    "ru": "ыэё",
+    "bg": "ъ",  # Bulgarian's most frequent vowel; in Russian a rare separator ("подъезд")
     "tr": "ğış",
     "ro": "ăâîșțşţ",
     "de": "äß",  # ö and ü are Turkish too
+    "fr": "èêàùœëûô",  # not é ("CaféO" in every language) nor ç (Turkish)
 }
 
 

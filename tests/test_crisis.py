@@ -25,7 +25,7 @@ from bot.storage import Storage, make_engine, migrate
 from tests.fakes import FakeNlu
 
 CRISIS_FILE = PROJECT_ROOT / "content" / "crisis.yml"
-LANGUAGES = {"de", "en", "ar", "tr", "ro", "uk", "ru", "fa"}
+LANGUAGES = {"de", "en", "ar", "tr", "ro", "uk", "ru", "fa", "fr", "bg"}
 NUMBERS = ("110", "112", "116 016", "0800 111 0 111", "0800 111 0 222", "116 111")
 KI_NUMBERS = ("02323 16-4571", "02323 16-4705")  # KIM team lead, CaféO integration scout (report p. 58 f.)
 
@@ -190,6 +190,26 @@ CRISES = [
     ("uk", "child", "пропала донька, не відповідає на телефон"),
     ("ru", "violence", "бывший грозится меня прирезать"),
     ("ru", "child", "пропал сын после школы"),
+    ("fr", "suicide", "je veux plus vivre j'en peux plus"),
+    ("fr", "suicide", "je pense a me suicider ce soir"),
+    ("fr", "violence", "mon mari me frappe tous les soirs"),
+    ("fr", "violence", "mon ex menace de me tuer"),
+    ("fr", "violence", "j'ai ete violee hier"),
+    ("fr", "medical", "mon pere ne respire plus aidez moi"),
+    ("fr", "medical", "mon fils a avale des medicaments"),
+    ("fr", "medical", "ma mere fait une crise cardiaque je crois"),
+    ("fr", "child", "le voisin frappe ses enfants tous les jours"),
+    ("fr", "child", "un petit enfant seul dans la rue il pleure"),
+    ("bg", "suicide", "не искам вече да живея, писна ми от всичко"),
+    ("bg", "suicide", "мисля да се самоубия"),
+    ("bg", "violence", "мъжът ми ме бие всеки ден"),
+    ("bg", "violence", "бившият заплашва че ще ме убие"),
+    ("bg", "violence", "изнасилиха ме"),
+    ("bg", "medical", "баща ми припадна и не диша"),
+    ("bg", "medical", "детето изпи препарат за чистене"),
+    ("bg", "medical", "майка ми получи инсулт мисля"),
+    ("bg", "child", "съседът бие детето си"),
+    ("bg", "child", "малко дете само на улицата плаче"),
 ]
 
 # (language, message): each sounds like one but is no crisis.
@@ -295,6 +315,22 @@ LOOK_ALIKES = [
     ("ru", "не можем найти адрес кафе"),
     ("fa", "یه دستمال کاغذی دارین"),
     ("fa", "raisam mano mikoshe age dir beram"),
+    ("fr", "ce cours d'allemand me tue"),
+    ("fr", "je meurs de faim on mange quand"),
+    ("fr", "il y a un cours de premiers secours?"),
+    ("fr", "prevention de la violence au cafe o?"),
+    ("fr", "mon telephone est mort je rappelle"),
+    ("fr", "j'ai peur de l'examen d'allemand"),
+    ("fr", "mon enfant peut aller seul a l'ecole?"),
+    ("fr", "la conseillere qui me suit est malade"),
+    ("bg", "този курс ме убива"),
+    ("bg", "умирам от глад кога ядем"),
+    ("bg", "има ли курс по първа помощ"),
+    ("bg", "телефонът ми умря ще звънна пак"),
+    ("bg", "страх ме е от изпита по немски"),
+    ("bg", "детето може ли само да ходи на училище"),
+    ("bg", "трябва ми удостоверение за раждане"),
+    ("bg", "къде е кафето в Херне"),
 ]
 
 

@@ -9,7 +9,7 @@ from bot.content import load_content
 from bot.settings import PROJECT_ROOT
 from tests.conftest import Chat, buttons, texts
 
-CRISIS_REPLIES = load_content(PROJECT_ROOT / "content", {"de", "en", "ar", "tr", "ro", "uk", "ru", "fa"}).crisis
+CRISIS_REPLIES = load_content(PROJECT_ROOT / "content", {"de", "en", "ar", "tr", "ro", "uk", "ru", "fa", "fr", "bg"}).crisis
 
 
 @pytest.mark.parametrize("greeting", ["Hallo", "Moin", "Servus", "Guten Tag"])
@@ -67,7 +67,7 @@ async def test_look_alikes_do_not_trigger_the_crisis_path(client: httpx.AsyncCli
     ("language", "message"),
     [("en", "i want to kill myself"), ("ar", "زوجي يضربني كل يوم"), ("tr", "kendimi öldürmek istiyorum"),
      ("ro", "vreau să mă sinucid"), ("uk", "я хочу покінчити з життям"), ("ru", "муж меня бьёт"),
-     ("fa", "میخواهم خودکشی کنم")],
+     ("fa", "میخواهم خودکشی کنم"), ("fr", "je veux me suicider"), ("bg", "мъжът ми ме бие")],
 )
 async def test_the_crisis_reply_comes_in_the_users_language(client: httpx.AsyncClient, language: str,
                                                             message: str) -> None:

@@ -9,9 +9,9 @@ from bot.content import load_content
 from bot.language_detection import LanguageChooser, LanguageGuesser
 from bot.settings import PROJECT_ROOT, Settings
 
-SUPPORTED = ["de", "en", "ar", "tr", "ro", "uk", "ru", "fa"]
+SUPPORTED = ["de", "en", "ar", "tr", "ro", "uk", "ru", "fa", "fr", "bg"]
 SCRIPTS = {"de": "LATIN", "en": "LATIN", "tr": "LATIN", "ro": "LATIN", "ar": "ARABIC", "fa": "ARABIC",
-           "uk": "CYRILLIC", "ru": "CYRILLIC"}
+           "uk": "CYRILLIC", "ru": "CYRILLIC", "fr": "LATIN", "bg": "CYRILLIC"}
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +40,10 @@ SENTENCES = [
     ("ru", "Моему сыну нужно место в детском саду, к кому мне обратиться?"),
     ("fa", "کجا می‌توانم آدرس جدیدم را در شهر ثبت کنم؟"),
     ("fa", "پسرم به یک جا در مهدکودک نیاز دارد، باید به چه کسی مراجعه کنم؟"),
+    ("fr", "Où est-ce que je peux enregistrer ma nouvelle adresse dans la ville ?"),
+    ("fr", "Mon fils a besoin d'une place à la crèche, à qui dois-je m'adresser ?"),
+    ("bg", "Къде мога да регистрирам новия си адрес в града?"),
+    ("bg", "Синът ми има нужда от място в детска градина, към кого да се обърна?"),
 ]
 
 
@@ -59,9 +63,9 @@ def test_too_short_message_gives_no_guess(chooser: LanguageChooser, message: str
     "sentence",
     [
         "Gdzie mogę zarejestrować mój nowy adres w mieście?",  # Polish
-        "Où est-ce que je peux déclarer ma nouvelle adresse en ville ?",  # French
+        "¿Dónde puedo registrar mi nueva dirección en la ciudad, por favor?",  # Spanish
     ],
-    ids=["pl", "fr"],
+    ids=["pl", "es"],
 )
 def test_unsupported_language_is_recognised_as_such(chooser: LanguageChooser, sentence: str) -> None:
     choice = chooser.choose(sentence)
@@ -101,7 +105,8 @@ def test_ukrainian_and_russian_are_told_apart(chooser: LanguageChooser, language
     [("Hallo", "de"), ("Moin", "de"), ("Servus", "de"), ("Guten Tag", "de"), ("merhaba", "tr"),
      ("buna ziua", "ro"), ("привіт", "uk"), ("привет", "ru"), ("مرحبا", "ar"), ("ممنون", "fa"), ("thank you", "en"),
      # chat spellings, and the everyday Ukrainian greeting that Russian uses only in parting
-     ("thnx", "en"), ("idk", "en"), ("mss", "ro"), ("Доброго дня!", "uk")],
+     ("thnx", "en"), ("idk", "en"), ("mss", "ro"), ("Доброго дня!", "uk"),
+     ("bonjour", "fr"), ("merci beaucoup", "fr"), ("здравейте", "bg"), ("благодаря", "bg"), ("Добър ден", "bg")],
 )
 def test_a_greeting_alone_is_answered_in_its_language(chooser: LanguageChooser, message: str, language: str) -> None:
     assert chooser.decide(message, None, None, None).language == language
@@ -115,7 +120,8 @@ def test_german_service_words_keep_a_returning_users_language(chooser: LanguageC
 
 
 @pytest.mark.parametrize(("message", "language"), [("متى Termin", "ar"), ("Deutschkurs когда", "ru"),
-                                                   ("Adresse کجاست", "fa"), ("Deutschkurs nerede", "tr")])
+                                                   ("Adresse کجاست", "fa"), ("Deutschkurs nerede", "tr"),
+                                                   ("Termin c'est quand", "fr"), ("Deutschkurs къде е", "bg")])
 def test_german_words_inside_another_language_do_not_make_it_german(chooser: LanguageChooser, message: str,
                                                                     language: str) -> None:
     assert chooser.decide(message, None, None, None).language == language

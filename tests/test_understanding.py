@@ -12,7 +12,7 @@ from bot.settings import PROJECT_ROOT
 from bot.understanding import UNKNOWN_DETAIL, Interpreter
 from tests.fakes import FakeNlu
 
-LANGUAGES = {"de", "en", "ar", "tr", "ro", "uk", "ru", "fa"}
+LANGUAGES = {"de", "en", "ar", "tr", "ro", "uk", "ru", "fa", "fr", "bg"}
 
 
 @pytest.fixture(scope="module")

@@ -53,9 +53,11 @@ def test_every_page_string_is_translated(code: str) -> None:
 def test_the_page_starts_in_the_language_asked_for_or_the_browsers() -> None:
     choose = web_page.choose_language
     assert choose(LANGUAGES, "ar", "de-DE,de;q=0.9", "de") == "ar"
-    assert choose(LANGUAGES, None, "fr-FR,fr;q=0.9,uk;q=0.8,en;q=0.5", "de") == "uk"
+    assert choose(LANGUAGES, None, "es-ES,es;q=0.9,uk;q=0.8,en;q=0.5", "de") == "uk"
+    assert choose(LANGUAGES, None, "fr-FR,fr;q=0.9,en;q=0.5", "de") == "fr"
+    assert choose(LANGUAGES, None, "bg-BG,bg;q=0.9,de;q=0.5", "de") == "bg"
     assert choose(LANGUAGES, "xx", "en;q=0.2, tr", "de") == "tr"
-    assert choose(LANGUAGES, None, "fr", "de") == "de"
+    assert choose(LANGUAGES, None, "es", "de") == "de"
 
 
 def test_the_page_cannot_be_broken_out_of_by_a_translation() -> None:
