@@ -265,9 +265,12 @@ def load_topic(path: Path) -> LoadedTopic:
         node = yaml.compose(text, Loader=_Loader)
         data = yaml.load(text, Loader=_Loader)
     except yaml.YAMLError as error:
-        # For an unclosed quote the parser gives up at the end of the file; the context mark
-        # says where the scalar began, which is the line to fix.
-        mark = getattr(error, "context_mark", None) or getattr(error, "problem_mark", None)
+        # A character that cannot stand where it is (a tab) is on the problem's line; for an
+        # unclosed quote the parser gives up at the end of the file, and the context mark says
+        # where the scalar began, which is the line to fix.
+        context, problem = getattr(error, "context_mark", None), getattr(error, "problem_mark", None)
+        on_its_line = isinstance(error, yaml.scanner.ScannerError) and "end of stream" not in str(error.problem)
+        mark = problem if on_its_line and problem is not None else context or problem
         line = mark.line + 1 if mark is not None else 1
         raise ContentError(f"{path}:{line}: not valid YAML: {error}") from error
     if node is None or not isinstance(data, dict):
