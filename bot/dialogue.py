@@ -206,7 +206,7 @@ class Dialogue:
             result = self._on_location(message.location, self.turn(language, content))
         elif message.button == DELETE_CONFIRM and _asked_recently(user.delete_asked_at, message.received_at):
             language = state.language or self._hinted(message.language_hint) or self._default
-            await self._storage.delete_user(session, user.id)
+            await self._storage.delete_user(session, user)
             result = deleted(self.turn(language, content))
             return Outcome(language=language, topic=result.topic, replies=result.replies)
         elif message.button == DELETE_CONFIRM:

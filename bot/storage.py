@@ -405,13 +405,23 @@ class Storage:
         return user
 
     @staticmethod
-    async def delete_user(session: AsyncSession, user_id: int) -> None:
-        """Delete a user and every message of theirs (asked for with /delete), in `session`."""
+    async def delete_user(session: AsyncSession, user: "User") -> None:
+        """Delete a user and everything kept about them (asked for with /delete), in `session`:
+        their messages, cases, consents, the inbox rows of their earlier messages, the replies to
+        them in the outbox (sent or still queued) and the platform's delivery reports on those.
+        Kept: the inbox row of the message being answered now (its text is emptied when the turn
+        ends; retention removes the row) and the answer that says the data is deleted."""
         from sqlalchemy import delete
 
         for table in (Message, Case, Consent):
-            await session.execute(delete(table).where(table.user_id == user_id))  # type: ignore[attr-defined]
-        await session.execute(delete(User).where(User.id == user_id))
+            await session.execute(delete(table).where(table.user_id == user.id))  # type: ignore[attr-defined]
+        await session.execute(delete(Inbound).where(Inbound.channel == user.channel,
+                                                    Inbound.user_ref == user.channel_user_id,
+                                                    Inbound.status != "pending"))
+        replies = select(Outbound.id).where(Outbound.channel == user.channel, Outbound.recipient == user.channel_user_id)
+        await session.execute(delete(SentMessage).where(SentMessage.outbound_id.in_(replies)))
+        await session.execute(delete(Outbound).where(Outbound.id.in_(replies)))
+        await session.execute(delete(User).where(User.id == user.id))
 
     async def ping(self) -> bool:
         from sqlalchemy import text

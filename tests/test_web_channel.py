@@ -15,8 +15,8 @@ from sqlalchemy import select, update
 from bot.delivery import Delivery
 from bot.language_detection import LanguageGuesser
 from bot.messages import Button, Reply
-from bot.storage import Message, Storage, User, make_engine
-from tests.conftest import Chat, free_port, make_settings, start_app, users
+from bot.storage import Inbound, Message, Outbound, Storage, User, make_engine
+from tests.conftest import Chat, free_port, make_settings, start_app, stored, users
 
 
 async def test_the_server_issues_a_signed_httponly_cookie(client: httpx.AsyncClient) -> None:
@@ -233,3 +233,30 @@ async def test_a_message_that_fails_in_the_request_is_answered_later_over_the_ev
             assert response.status_code == 202 and response.json()["queued"] is True
             [event] = await read_events(stream, 1)
         assert "Overwegstr" in json.loads(event["data"])["text"]
+
+
+async def test_deleting_erases_the_inbox_rows_and_the_replies_sent_or_queued(server: Server, database_url: str) -> None:
+    async with httpx.AsyncClient(base_url=server.url) as browser:
+        chat, other = Chat(browser, "amira"), Chat(browser, "other")
+        await chat.say("hallo")
+        await other.say("hallo")
+        user_ref = chat.cookie.rsplit(".", 1)[0]
+        await server.delivery.enqueue("web", user_ref, (Reply("Eine Antwort von Frau K."),))
+        for _ in range(100):  # sent: the event stream reads it from the outbox
+            if [row for row in await stored(database_url, Outbound) if row.status == "sent"]:
+                break
+            await asyncio.sleep(0.05)
+        assert [row.recipient for row in await stored(database_url, Outbound)] == [user_ref]
+        earlier = {row.id for row in await stored(database_url, Inbound) if row.user_ref == user_ref}
+        assert len(earlier) == 1
+
+        await chat.press("d")
+        assert (await chat.press("d!"))["topic"] == "deleted"
+
+        assert await stored(database_url, Outbound) == []
+        left = [row for row in await stored(database_url, Inbound) if row.user_ref == user_ref]
+        # Only the message that asked for it is left, emptied (retention removes it).
+        assert [(row.message, row.status) for row in left] == [("", "done")] and left[0].id not in earlier
+        assert [row.user_ref for row in await stored(database_url, Inbound) if row.user_ref != user_ref] \
+            == [other.cookie.rsplit(".", 1)[0]]  # another user's data stays
+        assert len(await users(database_url)) == 1
