@@ -21,7 +21,7 @@ from bot.settings import PROJECT_ROOT
 from bot.storage import Storage, make_engine, migrate
 from tests.fakes import FakeNlu
 
-LANGUAGES = {"de", "en", "ar", "tr", "ro", "uk", "ru", "fa"}
+LANGUAGES = {p.name for p in (PROJECT_ROOT / "locales").iterdir() if (p / "LC_MESSAGES").is_dir()}
 TODAY = dt.date(2026, 12, 4)
 
 
@@ -138,8 +138,9 @@ def test_the_command_exits_non_zero_on_an_error_and_zero_on_warnings(root: Path,
 
 # -- translations that follow the German text -------------------------------------------------
 
-def outdated(root: Path) -> set[tuple[str, int]]:
-    return {(p.path.name, p.line) for p in check(root) if "veraltet" in p.text}
+def outdated(root: Path, topic: str = "cafeo.hours") -> set[tuple[str, int]]:
+    """The outdated translations the check lists for one topic (others may be outdated for real)."""
+    return {(p.path.name, p.line) for p in check(root) if "veraltet" in p.text and p.path.stem == topic}
 
 
 def test_changing_the_german_text_makes_every_translation_outdated_and_reviewed_undoes_one(root: Path) -> None:
