@@ -16,17 +16,15 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from bot.channels.base import Received
 from bot.content import load_content
 from bot.delivery import Delivery
 from bot.dialogue import Dialogue
 from bot.i18n import load_languages
 from bot.language_detection import LanguageGuesser
-from bot.messages import IncomingMessage
 from bot.settings import PROJECT_ROOT
 from bot.storage import Inbound, Outbound, Storage, User, make_engine, migrate
 from tests.conftest import Chat, free_port, make_settings, start_app, users
-from tests.fakes import FakeNlu
+from tests.fakes import FakeNlu, web_message
 from tests.fake_telegram import TOKEN, FakeTelegram, sample, serve
 from tests.test_telegram import CHAT, SECRET, Telegram, running, text_update
 
@@ -262,22 +260,11 @@ async def test_while_the_nlu_thinks_about_one_message_other_turns_go_on(tmp_path
                         "de", 0.45, 0.2, 30)
     delivery = Delivery(storage, dialogue)
     nlu.says("was ist das cafeo", "cafeo_about")
-    rasa_answers, scripted = asyncio.Event(), nlu.parse
-
-    async def slow_parse(text: str) -> Any:
-        if text == "was ist das cafeo":
-            await rasa_answers.wait()
-        return await scripted(text)
-
-    nlu.parse = slow_parse  # type: ignore[method-assign]
-
-    def received(user: str, text: str = "", button: str = "") -> Received:
-        now = dt.datetime.now(dt.timezone.utc)
-        return Received(f"{user}:1", IncomingMessage("web", user, now, text=text, button=button), user, now)
+    rasa_answers = nlu.hold("was ist das cafeo")
 
     try:
-        slow_row = await delivery.receive(received("slow", text="was ist das cafeo"), inline=True)
-        quick_row = await delivery.receive(received("quick", button="m"), inline=True)
+        slow_row = await delivery.receive(web_message("slow", text="was ist das cafeo"), inline=True)
+        quick_row = await delivery.receive(web_message("quick", button="m"), inline=True)
         assert slow_row is not None and quick_row is not None
         slow = asyncio.create_task(delivery.answer_now(slow_row))
         await asyncio.sleep(0.2)  # the slow turn is waiting on the NLU now

@@ -18,21 +18,21 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from bot.channels.base import Outgoing, Received, Sent
+from bot.channels.base import Outgoing, Sent
 from bot.channels.web import UNAVAILABLE
 from bot.content import load_content
 from bot.delivery import Delivery
 from bot.dialogue import Dialogue
 from bot.i18n import load_languages
 from bot.language_detection import LanguageGuesser
-from bot.messages import IncomingMessage, Place, Reply
+from bot.messages import Place, Reply
 from bot.settings import PROJECT_ROOT
 from bot.storage import Storage, make_engine, migrate
 from tests import fake_telegram, fake_whatsapp
 from tests.conftest import Chat, free_port, make_settings, start_app
 from tests.fake_telegram import FakeTelegram
 from tests.fake_whatsapp import FakeGraph
-from tests.fakes import FakeNlu
+from tests.fakes import FakeNlu, web_message
 from tests.tcp_proxy import TcpProxy
 from tests.test_delivery import update_from
 from tests.test_telegram import SECRET
@@ -287,24 +287,13 @@ async def test_a_message_waiting_on_a_slow_nlu_holds_up_no_other_users_message(
     delivery, channel = Delivery(storage, dialogue), RecordingChannel()
     delivery.add_channel(channel)
     nlu.says("was ist das cafeo", "cafeo_about")
-    rasa_answers, scripted = asyncio.Event(), nlu.parse
-
-    async def slow_parse(text: str) -> Any:
-        if text == "was ist das cafeo":
-            await rasa_answers.wait()
-        return await scripted(text)
-
-    nlu.parse = slow_parse  # type: ignore[method-assign]
-
-    def received(user: str, text: str = "", button: str = "") -> Received:
-        now = dt.datetime.now(dt.timezone.utc)
-        return Received(f"{user}:1", IncomingMessage("web", user, now, text=text, button=button), user, now)
+    rasa_answers = nlu.hold("was ist das cafeo")
 
     delivery.start()
     try:
-        await delivery.receive(received("slow", text="was ist das cafeo"))
+        await delivery.receive(web_message("slow", text="was ist das cafeo"))
         await asyncio.sleep(0.5)  # its turn is waiting on the NLU now
-        await delivery.receive(received("quick", button="m"))
+        await delivery.receive(web_message("quick", button="m"))
         for _ in range(100):
             if any(user == "quick" for user, _text in channel.sent):
                 break
