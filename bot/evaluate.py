@@ -103,9 +103,13 @@ def load_cases(path: Path) -> list[Case]:
     return cases
 
 
+# Dialogue answers that stand for an intent: asking for consent is how "a person, please" is answered.
+ANSWERS_FOR = {"handoff.consent": "handoff"}
+
+
 def answered_intent(topic: str, content: ContentStore) -> str:
     """The intent an answer stands for: a content topic's intent, or the dialogue topic itself."""
-    return content.topics[topic].intents[0] if topic in content.topics else topic
+    return content.topics[topic].intents[0] if topic in content.topics else ANSWERS_FOR.get(topic, topic)
 
 
 def _now() -> dt.datetime:
@@ -143,7 +147,8 @@ async def score_ours(cases: list[Case], settings: Settings, rasa_url: str, token
             answered = answered_intent(outcome.topic, content)
             if answered == "kim_contact" and case.district:
                 wanted = content.by_intent["kim_contact"].texts[outcome.language].by_value[case.district].strip()
-                if outcome.replies[0].text.replace(LRI, "").replace(PDI, "").strip() != wanted:
+                # The district's answer, with the note under it when the text is a draft or outdated.
+                if not outcome.replies[0].text.replace(LRI, "").replace(PDI, "").strip().startswith(wanted):
                     answered = "kim_contact (other district)"
             verdicts.append(Verdict(case, answered))
     return verdicts
