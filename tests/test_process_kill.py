@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from bot.delivery import SEND_LEASE
 from bot.settings import PROJECT_ROOT
 from tests.conftest import free_port
 from tests.fake_telegram import TOKEN, FakeTelegram, serve
@@ -133,8 +134,11 @@ async def test_a_process_killed_mid_turn_is_answered_once_by_the_restarted_one_o
         # What one answer to the question is (a user no process died on), to compare with.
         assert await post(restarted_port, update_from(999, 9001, question)) == 200
         await telegram.wait_for(1, 9001, timeout=30)
+        await asyncio.sleep(2)  # the rest of that answer (a first answer offers the languages too)
+        parts = len(telegram.sent(9001))
+        # A reply the killed process had leased for sending waits for its lease to end (SEND_LEASE).
         for user in first_users:
-            await telegram.wait_for(1, user, timeout=30)
+            await telegram.wait_for(parts, user, timeout=SEND_LEASE.total_seconds() + 15)
 
         # Two processes; the one that received the messages is killed mid-turn; the other answers.
         _other, _other_port = await processes.start()
@@ -147,7 +151,7 @@ async def test_a_process_killed_mid_turn_is_answered_once_by_the_restarted_one_o
         _restarted.wait(timeout=10)
         gate.open.set()
         for user in second_users:
-            await telegram.wait_for(1, user, timeout=30)
+            await telegram.wait_for(parts, user, timeout=SEND_LEASE.total_seconds() + 15)
 
         await asyncio.sleep(5)  # time for a second answer, if there were one
         one_answer = [sent["text"] for sent in telegram.sent(9001)]

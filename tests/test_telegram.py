@@ -157,7 +157,7 @@ async def test_a_conversation_by_polling(fake: FakeTelegram, database_url: str, 
 
 async def test_commands_are_registered_in_every_language(webhook: Telegram) -> None:
     registered = webhook.fake.sent(method="setMyCommands")
-    assert {r["language_code"] for r in registered} == {"de", "en", "ar", "tr", "ro", "uk", "ru", "fa"}
+    assert {r["language_code"] for r in registered} == {p.name for p in (PROJECT_ROOT / "locales").iterdir() if (p / "LC_MESSAGES").is_dir()}
     ukrainian = next(r for r in registered if r["language_code"] == "uk")
     assert [c["command"] for c in ukrainian["commands"]] == ["start", "menu", "language", "human", "cancel", "privacy",
                                                              "delete"]
