@@ -5,7 +5,7 @@ APP := .venv/bin/python
 RASA_VENV := .venv-rasa
 
 .PHONY: run test eval bench staff-user setup model i18n-extract i18n-update i18n-compile typecheck clean \
-	content-check content-stamp content-reviewed
+	content-check content-stamp content-reviewed id-key rotate-id-keys
 
 run: setup
 	$(APP) -m bot.run
@@ -38,6 +38,14 @@ bench: setup
 # A staff console account: make staff-user NAME=amira ROLE=case_manager LANGS=de,ar (password on stdin).
 staff-user: .venv/.installed i18n-compile
 	$(APP) -m bot.staff_user "$(NAME)" "$(ROLE)" "$(LANGS)"
+
+# A new key for ID_KEYS or ID_HASH_KEY; and re-encrypt every stored channel id under the first key of
+# ID_KEYS (and recompute every reference when ID_HASH_KEY_PREVIOUS is set): README, "Keys for channel ids".
+id-key: .venv/.installed
+	@$(APP) -m bot.channel_ids new-key
+
+rotate-id-keys: .venv/.installed
+	$(APP) -m bot.channel_ids rotate
 
 setup: .venv/.installed $(RASA_VENV)/.installed i18n-compile model
 

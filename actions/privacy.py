@@ -13,7 +13,7 @@ def privacy(turn: Turn) -> ActionResult:
         "I store your language, the district you chose (if any), your messages and my answers, so that I can "
         "answer in context. If you ask for a person and agree, the KI's case-management team sees this "
         "conversation, and I keep your answer. You can delete all of it at any time with /delete."
-    )
+    ) + " " + turn._("To send you my answers, I keep your phone number or chat ID, only in encrypted form.")
     return ActionResult("privacy", (Reply(text, (Button(turn._("Delete my data"), DELETE_ASK), menu_button(turn))),))
 
 

@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from actions.next_time import calendar_of
 from bot import web_page
+from bot.channel_ids import channel_ids
 from bot.channels.base import Channel
 from bot.channels.telegram import TelegramChannel
 from bot.channels.web import Identity, WebChannel
@@ -111,11 +112,12 @@ def create_app(settings: Settings, guesser: LanguageGuesser | None = None) -> St
     smtp = SmtpSettings(settings.smtp_host, settings.smtp_port, settings.smtp_sender,
                         tuple(settings.smtp_recipient_list()), settings.staff_console_url) if settings.smtp_host else None
     notifier = Notifier(smtp)
-    delivery = Delivery(storage, dialogue, Retries(settings.inbound_max_attempts, settings.inbound_retry_seconds),
+    ids = channel_ids(settings.id_keys, settings.id_hash_key, settings.id_keys_file)
+    delivery = Delivery(storage, dialogue, ids, Retries(settings.inbound_max_attempts, settings.inbound_retry_seconds),
                         notifier)
     console = StaffConsole(storage, delivery, dialogue, settings.web_cookie_secure, content.status)
     channels: list[Channel] = [
-        WebChannel(storage, Identity(web_secret(settings)), delivery.receive, delivery.answer_now,
+        WebChannel(storage, Identity(web_secret(settings)), ids, delivery.receive, delivery.answer_now,
                    settings.web_cookie_secure, web_page.routes(languages, settings.default_language), languages,
                    settings.default_language),
     ]
@@ -129,7 +131,7 @@ def create_app(settings: Settings, guesser: LanguageGuesser | None = None) -> St
         channels.append(WhatsAppChannel(
             settings.whatsapp_access_token, settings.whatsapp_app_secret, settings.whatsapp_verify_token,
             settings.whatsapp_phone_number_id, settings.whatsapp_api_base_url, settings.whatsapp_template_name,
-            settings.whatsapp_template_language, storage, delivery.receive, delivery.record_report,
+            settings.whatsapp_template_language, storage, ids, delivery.receive, delivery.record_report,
             delivery.last_message_at, languages, settings.default_language, public_url=settings.public_url,
         ))
     starters = [ChannelStarter(channel) for channel in channels]

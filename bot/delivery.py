@@ -26,10 +26,12 @@ import json
 import logging
 import traceback
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TypeVar
 
-from sqlalchemy import and_, exists, func, insert, select, update
+from sqlalchemy import and_, delete, exists, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -47,10 +49,11 @@ from bot.channels.base import (
     message_from_json,
     message_to_json,
 )
+from bot.channel_ids import ChannelIds
 from bot.dialogue import Dialogue
 from bot.handoff import Notifier
 from bot.messages import IncomingMessage, Outcome, Reply, reply_from_json, reply_to_json
-from bot.storage import DATABASE_ERRORS, Inbound, Outbound, SentMessage, Storage, User, unavailable, utcnow
+from bot.storage import DATABASE_ERRORS, Address, Inbound, Outbound, SentMessage, Storage, User, unavailable, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -100,8 +103,10 @@ async def supervise(name: str, run: Callable[[], Awaitable[None]], max_backoff: 
 class Delivery:
     """Inbox, turns and outbox, with their two background workers."""
 
-    def __init__(self, storage: Storage, dialogue: Dialogue, retries: Retries = Retries(),
+    def __init__(self, storage: Storage, dialogue: Dialogue, ids: ChannelIds, retries: Retries = Retries(),
                  notifier: Notifier | None = None) -> None:
+        # How channel ids are stored: every row holds `ids.ref(...)`, the addresses table the id sealed.
+        self.ids = ids
         self._storage = storage
         self._dialogue = dialogue
         self._notifier = notifier or Notifier(None)
@@ -136,20 +141,32 @@ class Delivery:
     async def receive(self, received: Received, inline: bool = False) -> int | None:
         """Store a message; its row id, or None when the platform delivered it before.
 
+        The channel's ids are stored as their references (bot/channel_ids.py): the message's user
+        and its reply address, whose id is sealed in the address book for sending.
         `inline`: the channel answers it at once itself (`answer_now`); the workers leave it
         alone for a while, and take over if that fails."""
-        message = received.message
+        channel = received.message.channel
+        message = replace(received.message, user_ref=self.ids.ref(channel, received.message.user_ref))
+        reply_to = self.ids.ref(channel, received.reply_to)
         store = insert(Inbound).values(
-            channel=message.channel, external_id=received.external_id, user_ref=message.user_ref,
-            message=message_to_json(message), reply_to=received.reply_to, platform_at=received.platform_at,
+            channel=channel, external_id=received.external_id, user_ref=message.user_ref,
+            message=message_to_json(message), reply_to=reply_to, platform_at=received.platform_at,
             status="pending", attempts=0, next_attempt_at=utcnow() + INLINE_LEASE if inline else utcnow(),
         ).returning(Inbound.id)
+        upsert = postgres_insert if self._postgres else sqlite_insert
+        # The user's own id too when it is not the reply address (so `make rotate-id-keys` can
+        # recompute every reference from the sealed ids).
+        sealed = {reply_to: received.reply_to, message.user_ref: received.message.user_ref}
+        address = upsert(Address).values([{"channel": channel, "ref": ref, "sealed": self.ids.seal(user_id),
+                                           "updated_at": utcnow()} for ref, user_id in sealed.items()]
+                                         ).on_conflict_do_nothing()
         try:
             async with self._storage.session() as session, session.begin():
                 row_id = (await session.execute(store)).scalar_one()
+                await session.execute(address)
                 # They wrote: what waited for that (outside WhatsApp's 24-hour window) goes out now.
                 released = (await session.execute(
-                    update(Outbound).where(Outbound.channel == message.channel, Outbound.recipient == received.reply_to,
+                    update(Outbound).where(Outbound.channel == channel, Outbound.recipient == reply_to,
                                            Outbound.status == "held").values(status="pending", next_attempt_at=utcnow())
                     .returning(Outbound.id))).all()
         except IntegrityError:
@@ -165,7 +182,8 @@ class Delivery:
         return row_id
 
     async def last_message_at(self, channel: str, reply_to: str) -> dt.datetime | None:
-        """When the platform says the newest stored message from this address was sent."""
+        """When the platform says the newest stored message from this address (its reference,
+        `Outgoing.ref`) was sent."""
         async with self._storage.session() as session:
             last = await session.scalar(select(func.max(Inbound.platform_at)).where(
                 Inbound.channel == channel, Inbound.reply_to == reply_to))
@@ -457,15 +475,27 @@ class Delivery:
         if not await self._while_database_away(lambda: self._may_send(row), lease_ends):
             return
         channel = self._channels[row.channel]
-        item = Outgoing(row.id, row.recipient, reply_from_json(json.loads(row.payload)), attempts=row.attempts,
-                        sent_parts=row.sent_parts)
-        try:
-            result = await channel.send(item)
-        except Exception as error:  # a fault in the channel's code: keep the row, try again later
-            log.exception("%s: sending outbox row %s raised", row.channel, row.id)
-            result = RetryAfter(None, f"{type(error).__name__}: {error}")
+        sealed = await self._while_database_away(lambda: self._address(row.channel, row.recipient), lease_ends)
+        if sealed is None:
+            result: SendResult = Rejected("no address: the user's data was deleted")
+        else:
+            item = Outgoing(row.id, self.ids.open(sealed), reply_from_json(json.loads(row.payload)),
+                            attempts=row.attempts, sent_parts=row.sent_parts, ref=row.recipient)
+            result = await self._send_item(channel, item)
         await self._while_database_away(lambda: self._record_send(row, result), lease_ends)
         self._outbound_ready.set()
+
+    async def _address(self, channel: str, ref: str) -> str | None:
+        async with self._storage.session() as session:
+            return await session.scalar(select(Address.sealed).where(Address.channel == channel, Address.ref == ref))
+
+    @staticmethod
+    async def _send_item(channel: Channel, item: Outgoing) -> SendResult:
+        try:
+            return await channel.send(item)
+        except Exception as error:  # a fault in the channel's code: keep the row, try again later
+            log.exception("%s: sending outbox row %s raised", channel.name, item.id)
+            return RetryAfter(None, f"{type(error).__name__}: {error}")
 
     async def _may_send(self, row: Outbound) -> bool:
         """False when the row waits: behind a held reply, or for the platform's pace (rescheduled)."""

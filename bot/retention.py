@@ -16,16 +16,21 @@ import logging
 import sys
 from dataclasses import dataclass
 
-from sqlalchemy import delete, text
+from sqlalchemy import and_, delete, exists, or_, text
 from sqlalchemy.engine import CursorResult
+from sqlalchemy.sql import Delete
 
 from bot.errors import ConfigError
 from bot.settings import load_settings
-from bot.storage import Case, Inbound, Message, Outbound, Storage, Unanswered, make_engine, migrate, utcnow
+from bot.storage import (Address, Case, Inbound, Message, Outbound, Storage, Unanswered, User, make_engine, migrate,
+                         utcnow)
 from bot.unanswered import week_of
 
 log = logging.getLogger(__name__)
 RETENTION_LOCK = 482_023_2024  # beside storage.MIGRATION_LOCK
+# A sealed id outlives its user (/delete) by at most this plus a purge interval: the answer that
+# says the data is deleted must still reach them.
+ADDRESS_GRACE = dt.timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,7 @@ class Purged:
     outbound: int = 0
     cases: int = 0
     unanswered: int = 0
+    addresses: int = 0
     skipped: bool = False
 
 
@@ -58,20 +64,36 @@ async def purge(storage: Storage, message_days: int, now: dt.datetime | None = N
             delete(Outbound).where(Outbound.status != "pending", Outbound.created_at < cutoff),
             delete(Case).where(Case.status == "closed", Case.closed_at < case_cutoff),
             delete(Unanswered).where(Unanswered.day <= week_of(cutoff)[1]),
+            _unused_addresses((now or utcnow()) - ADDRESS_GRACE),
         ):
             result = await session.execute(statement)
             counts.append(result.rowcount if isinstance(result, CursorResult) else 0)
-    return Purged(messages=counts[0], inbound=counts[1], outbound=counts[2], cases=counts[3], unanswered=counts[4])
+    return Purged(messages=counts[0], inbound=counts[1], outbound=counts[2], cases=counts[3], unanswered=counts[4],
+                  addresses=counts[5])
+
+
+def _unused_addresses(quiet_since: dt.datetime) -> Delete:
+    """The sealed ids nothing needs any more: no user has them (deleted with /delete), nothing is
+    queued for them, and no message came from them lately (one being received right now may not
+    have its user yet)."""
+    queued = exists().where(and_(Outbound.channel == Address.channel, Outbound.recipient == Address.ref,
+                                 Outbound.status.in_(("pending", "sending", "held"))))
+    user = exists().where(and_(User.channel == Address.channel, User.channel_user_id == Address.ref))
+    recent = exists().where(and_(Inbound.channel == Address.channel, Inbound.reply_to == Address.ref,
+                                 or_(Inbound.status == "pending", Inbound.received_at >= quiet_since)))
+    return delete(Address).where(~user, ~queued, ~recent)
 
 
 async def purge_every(storage: Storage, message_days: int, interval_seconds: float, case_days: int = 90) -> None:
     """The scheduled job: purge, then wait `interval_seconds`, for ever (run under `supervise`)."""
     while True:
         purged = await purge(storage, message_days, case_days=case_days)
-        if purged.messages or purged.inbound or purged.outbound or purged.cases or purged.unanswered:
+        if purged.messages or purged.inbound or purged.outbound or purged.cases or purged.unanswered \
+                or purged.addresses:
             log.info("retention: deleted %d messages, %d inbox and %d outbox rows, %d unanswered messages older "
-                     "than %d days, %d cases closed more than %d days ago", purged.messages, purged.inbound,
-                     purged.outbound, purged.unanswered, message_days, purged.cases, case_days)
+                     "than %d days, %d cases closed more than %d days ago, %d addresses of deleted users",
+                     purged.messages, purged.inbound, purged.outbound, purged.unanswered, message_days, purged.cases,
+                     case_days, purged.addresses)
         await asyncio.sleep(interval_seconds)
 
 
@@ -95,7 +117,8 @@ def main() -> int:
         print("another process is purging right now; nothing done")
         return 1
     print(f"deleted {purged.messages} messages, {purged.inbound} inbox rows, {purged.outbound} outbox rows, "
-          f"{purged.cases} closed cases, {purged.unanswered} unanswered messages")
+          f"{purged.cases} closed cases, {purged.unanswered} unanswered messages, "
+          f"{purged.addresses} addresses of deleted users")
     return 0
 
 

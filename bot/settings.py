@@ -59,6 +59,14 @@ class Settings(BaseSettings):
     # key is made once and kept in WEB_SECRET_FILE.
     web_secret: str = ""
     web_secret_file: Path = PROJECT_ROOT / "var" / "web-secret"
+    # Channel user ids at rest (bot/channel_ids.py): ID_KEYS, Fernet keys newest first (comma-
+    # separated), encrypt the ids needed to send; ID_HASH_KEY keys the hash every table finds a
+    # user by. Every process must share them; empty: keys made once and kept in ID_KEYS_FILE
+    # (and ID_KEYS_FILE.hash). ID_HASH_KEY_PREVIOUS only while `make rotate-id-keys` changes it.
+    id_keys: str = ""
+    id_hash_key: str = ""
+    id_hash_key_previous: str = ""
+    id_keys_file: Path = PROJECT_ROOT / "var" / "id-keys"
     # Mark the cookie Secure (only sent over https) also when TLS ends at a proxy before us.
     web_cookie_secure: bool = False
     # A message whose turn fails is tried this often (backoff doubling from the first wait),

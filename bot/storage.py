@@ -32,7 +32,8 @@ class Base(DeclarativeBase):
 
 
 class User(Base):
-    """One person on one channel, with the state the dialogue keeps between messages."""
+    """One person on one channel, with the state the dialogue keeps between messages.
+    `channel_user_id` is the keyed hash of the channel's id for them (bot/channel_ids.py)."""
 
     __tablename__ = "users"
     __table_args__ = (UniqueConstraint("channel", "channel_user_id", name="uq_users_channel_user"),)
@@ -54,6 +55,18 @@ class User(Base):
     delete_asked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+
+class Address(Base):
+    """A user's id on a channel (a phone number, a chat id), encrypted (bot/channel_ids.py): what
+    sending a reply to `ref` needs. Every other table holds only `ref`, the id's keyed hash."""
+
+    __tablename__ = "addresses"
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ref: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sealed: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Message(Base):

@@ -143,6 +143,35 @@ async def stored(database_url: str, model: Any) -> list[Any]:
         await engine.dispose()
 
 
+async def everything_stored(database_url: str) -> str:
+    """Every value in every table of the database, as one text to search."""
+    from sqlalchemy import text
+
+    from bot.storage import Base
+
+    engine = make_engine(make_settings(database_url).database_url)
+    try:
+        async with engine.connect() as connection:
+            values = []
+            for table in Base.metadata.sorted_tables:
+                for row in await connection.execute(text(f"SELECT * FROM {table.name}")):
+                    values.extend(str(value) for value in row)
+            return "\n".join(values)
+    finally:
+        await engine.dispose()
+
+
+async def stored_addresses(database_url: str) -> list[Any]:
+    from bot.storage import Address
+
+    engine = make_engine(make_settings(database_url).database_url)
+    try:
+        async with Storage(engine).session() as session:
+            return list((await session.scalars(select(Address).order_by(Address.ref))).all())
+    finally:
+        await engine.dispose()
+
+
 async def users(database_url: str) -> list[User]:
     """Every user stored in the database, oldest first."""
     return await stored(database_url, User)

@@ -2,11 +2,19 @@
 
 import asyncio
 import datetime as dt
+from typing import Any, cast
 
+from cryptography.fernet import Fernet
+
+from bot.channel_ids import ChannelIds, channel_ids
 from bot.channels.base import Received
+from bot.delivery import Delivery
+from bot.dialogue import Dialogue
 from bot.errors import NluUnavailable
 from bot.messages import IncomingMessage
 from bot.nlu import IntentScore, NluResult
+from bot.settings import Settings
+from bot.storage import Address, Storage, make_engine, migrate
 
 
 class FakeNlu:
@@ -39,3 +47,31 @@ def web_message(user: str, text: str = "", button: str = "") -> Received:
     """A web chat message of `user` as its channel hands it to the delivery core."""
     now = dt.datetime.now(dt.timezone.utc)
     return Received(f"{user}:1", IncomingMessage("web", user, now, text=text, button=button), user, now)
+
+
+def fresh_ids() -> ChannelIds:
+    """Real channel-id keys, made for one test."""
+    return ChannelIds((Fernet.generate_key(),), Fernet.generate_key())
+
+
+async def left_pending(settings: Settings, received: Received) -> None:
+    """A message an earlier run stored, as the inbox stores it, and stopped before answering."""
+    engine = make_engine(settings.database_url)
+    await migrate(engine)
+    try:
+        ids = channel_ids(settings.id_keys, settings.id_hash_key, settings.id_keys_file)
+        await Delivery(Storage(engine), cast(Dialogue, None), ids).receive(received)  # receiving needs no dialogue
+    finally:
+        await engine.dispose()
+
+
+async def reachable(app: Any, channel: str, user_id: str) -> str:
+    """The stored reference of a channel's user, with their address sealed as the inbox seals it
+    when they write: replies queued for it can be sent (to a chat that never wrote, in a test)."""
+    delivery: Delivery = app.state.delivery
+    storage: Storage = app.state.storage
+    ref = delivery.ids.ref(channel, user_id)
+    async with storage.session() as session, session.begin():
+        if await session.get(Address, (channel, ref)) is None:
+            session.add(Address(channel=channel, ref=ref, sealed=delivery.ids.seal(user_id)))
+    return ref

@@ -24,7 +24,7 @@ from bot.language_detection import LanguageGuesser
 from bot.settings import PROJECT_ROOT
 from bot.storage import Inbound, Outbound, Storage, User, make_engine, migrate
 from tests.conftest import Chat, free_port, make_settings, start_app, users
-from tests.fakes import FakeNlu, web_message
+from tests.fakes import FakeNlu, fresh_ids, reachable, web_message
 from tests.fake_telegram import TOKEN, FakeTelegram, sample, serve
 from tests.test_telegram import CHAT, SECRET, Telegram, running, text_update
 
@@ -240,7 +240,8 @@ async def test_outbox_rows_of_a_recipient_go_out_in_order(webhook: Telegram) -> 
 
     webhook.fake.failures[str(CHAT)] = ["internal"]
     delivery: Delivery = webhook.app.state.delivery
-    await delivery.enqueue("telegram", str(CHAT), (Reply("eins"), Reply("zwei"), Reply("drei")))
+    await delivery.enqueue("telegram", await reachable(webhook.app, "telegram", str(CHAT)),
+                           (Reply("eins"), Reply("zwei"), Reply("drei")))
     sent = await webhook.fake.wait_for(3, CHAT, timeout=30)
     assert [s["text"] for s in sent] == ["eins", "zwei", "drei"]
     rows = await webhook.rows(Outbound)
@@ -258,7 +259,7 @@ async def test_while_the_nlu_thinks_about_one_message_other_turns_go_on(tmp_path
     storage = Storage(engine)
     dialogue = Dialogue(storage, nlu, load_content(PROJECT_ROOT / "content", set(languages)), languages, guesser,
                         "de", 0.45, 0.2, 30)
-    delivery = Delivery(storage, dialogue)
+    delivery = Delivery(storage, dialogue, fresh_ids())
     nlu.says("was ist das cafeo", "cafeo_about")
     rasa_answers = nlu.hold("was ist das cafeo")
 

@@ -32,7 +32,7 @@ from tests import fake_telegram, fake_whatsapp
 from tests.conftest import Chat, free_port, make_settings, start_app
 from tests.fake_telegram import FakeTelegram
 from tests.fake_whatsapp import FakeGraph
-from tests.fakes import FakeNlu, web_message
+from tests.fakes import FakeNlu, fresh_ids, reachable, web_message
 from tests.tcp_proxy import TcpProxy
 from tests.test_delivery import update_from
 from tests.test_telegram import SECRET
@@ -190,7 +190,7 @@ async def test_a_telegram_storm_of_429_then_500_loses_doubles_and_reorders_nothi
         delivery: Delivery = bot.app.state.delivery
         storming = storm(bot.telegram.storm, "retry_after", "internal")
         for chat in chats:
-            await delivery.enqueue("telegram", str(chat), THREE)
+            await delivery.enqueue("telegram", await reachable(bot.app, "telegram", str(chat)), THREE)
         await storming
         for chat in chats:
             await bot.telegram.wait_for(3, chat, timeout=60)
@@ -220,7 +220,7 @@ async def test_a_whatsapp_storm_of_rate_limits_then_server_errors_loses_doubles_
         delivery: Delivery = bot.app.state.delivery
         storming = storm(bot.graph.storm, "130429", "131000")
         for user in users:
-            await delivery.enqueue("whatsapp", user, THREE)
+            await delivery.enqueue("whatsapp", await reachable(bot.app, "whatsapp", user), THREE)
         await storming
         for user in users:
             await bot.graph.wait_for(5, user, timeout=60)
@@ -241,7 +241,8 @@ async def test_a_long_rate_limit_storm_does_not_use_up_the_tries_a_server_error_
     chat = 7201
     async with running(database_url, rasa_server, guesser) as bot:
         bot.telegram.failures[str(chat)] = ["retry_after"] * 8 + ["internal"]
-        await bot.app.state.delivery.enqueue("telegram", str(chat), (Reply("trotzdem"),))
+        await bot.app.state.delivery.enqueue("telegram", await reachable(bot.app, "telegram", str(chat)),
+                                             (Reply("trotzdem"),))
         [sent] = await bot.telegram.wait_for(1, chat, timeout=40)
         assert sent["text"] == "trotzdem"
         assert len([c for c in bot.telegram.calls if c.method == "sendMessage"]) == 10
@@ -284,7 +285,7 @@ async def test_a_message_waiting_on_a_slow_nlu_holds_up_no_other_users_message(
     storage = Storage(engine)
     dialogue = Dialogue(storage, nlu, load_content(PROJECT_ROOT / "content", set(languages)), languages, guesser,
                         "de", 0.45, 0.2, 30)
-    delivery, channel = Delivery(storage, dialogue), RecordingChannel()
+    delivery, channel = Delivery(storage, dialogue, fresh_ids()), RecordingChannel()
     delivery.add_channel(channel)
     nlu.says("was ist das cafeo", "cafeo_about")
     rasa_answers = nlu.hold("was ist das cafeo")

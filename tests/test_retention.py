@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from bot.language_detection import LanguageGuesser
 from bot.retention import purge
 from bot.settings import PROJECT_ROOT
-from bot.storage import Case, Consent, Inbound, Message, Outbound, Storage, User, make_engine, migrate, utcnow
+from bot.storage import Address, Case, Consent, Inbound, Message, Outbound, Storage, User, make_engine, migrate, utcnow
 from tests.conftest import make_settings, start_app
 
 NOW = utcnow()
@@ -111,4 +111,32 @@ async def test_the_command_purges_now(database_url: str) -> None:
     done = subprocess.run([sys.executable, "-m", "bot.retention"], cwd=PROJECT_ROOT, capture_output=True, text=True,
                           env={**os.environ, "DATABASE_URL": database_url, "MESSAGE_RETENTION_DAYS": "30"})
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "deleted 2 messages, 2 inbox rows, 2 outbox rows, 0 closed cases, 0 unanswered messages"
+    assert done.stdout.strip() == ("deleted 2 messages, 2 inbox rows, 2 outbox rows, 0 closed cases, 0 unanswered messages, "
+                                    "0 addresses of deleted users")
+
+
+async def test_a_deleted_users_address_goes_once_nothing_needs_it_any_more(database_url: str) -> None:
+    """The sealed phone number or chat id of a user who deleted their data goes with the next purge
+    once the answer saying so is out; the addresses of users, of queued replies, and of a message
+    received in the last hour (its user may not exist yet) stay."""
+    engine = make_engine(make_settings(database_url).database_url)
+    try:
+        await migrate(engine)
+        storage = Storage(engine)
+        earlier = NOW - dt.timedelta(hours=2)
+        async with storage.session() as session, session.begin():
+            session.add_all([Address(channel="whatsapp", ref=ref, sealed="x", updated_at=earlier)
+                             for ref in ("deleted", "user", "queued", "writing", "deleted-long-ago")])
+            session.add(User(channel="whatsapp", channel_user_id="user"))
+            session.add(Outbound(channel="whatsapp", recipient="queued", payload="{}", status="pending"))
+            session.add(Outbound(channel="whatsapp", recipient="deleted", payload="{}", status="sent"))
+            session.add(Inbound(channel="whatsapp", external_id="w1", user_ref="writing", message="{}",
+                                reply_to="writing", platform_at=NOW, status="done", received_at=NOW))
+            session.add(Inbound(channel="whatsapp", external_id="w2", user_ref="deleted-long-ago", message="",
+                                reply_to="deleted-long-ago", platform_at=earlier, status="done", received_at=earlier))
+        assert (await purge(storage, 30, now=NOW)).addresses == 2
+        async with storage.session() as session:
+            left = sorted((await session.scalars(select(Address.ref))).all())
+        assert left == ["queued", "user", "writing"]
+    finally:
+        await engine.dispose()

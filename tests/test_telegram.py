@@ -18,11 +18,12 @@ from bot.i18n import load_languages
 from bot.language_detection import LanguageGuesser
 from bot.messages import Button, Outcome, Place, Reply
 from bot.settings import PROJECT_ROOT
-from bot.channels.base import message_to_json
+from bot.channels.base import Received
 from bot.messages import IncomingMessage
 from bot.storage import Inbound, Message, Outbound, Storage, User, make_engine, migrate
-from tests.conftest import stored, free_port, make_settings, start_app
+from tests.conftest import everything_stored, free_port, make_settings, start_app, stored, stored_addresses
 from tests.fake_telegram import TOKEN, FakeTelegram, sample, serve
+from tests.fakes import left_pending, reachable
 
 SECRET = "test-webhook-secret-0123456789"
 CHAT = 555000111
@@ -220,19 +221,20 @@ async def test_a_voice_message_gets_a_friendly_answer_and_is_kept(webhook: Teleg
     assert [(m.text, m.topic) for m in inbound] == [("(voice: received, unsupported)", "unsupported")]
 
 
+async def test_the_chat_id_is_stored_only_encrypted(webhook: Telegram) -> None:
+    await webhook.post(text_update(70, "wo ist das cafeo"))
+    await webhook.fake.wait_for(1, CHAT)
+    assert str(CHAT) not in await everything_stored(webhook.database_url)
+    [address] = await stored_addresses(webhook.database_url)
+    assert webhook.app.state.delivery.ids.open(address.sealed) == str(CHAT)
+
+
 async def test_updates_left_pending_are_answered_after_a_restart(
     fake: FakeTelegram, database_url: str, rasa_server: tuple[str, str], guesser: LanguageGuesser
 ) -> None:
     """An update stored before a crash (never processed) is picked up when the app starts again."""
-    settings = make_settings(database_url)
-    engine = make_engine(settings.database_url)
-    await migrate(engine)
-    async with Storage(engine).session() as session:
-        message = IncomingMessage("telegram", str(CHAT), dt.datetime.now(dt.timezone.utc), text="/menu")
-        session.add(Inbound(channel="telegram", external_id=f"{BOT_ID}:50", user_ref=str(CHAT),
-                            message=message_to_json(message), reply_to=str(CHAT), platform_at=message.received_at))
-        await session.commit()
-    await engine.dispose()
+    message = IncomingMessage("telegram", str(CHAT), dt.datetime.now(dt.timezone.utc), text="/menu")
+    await left_pending(make_settings(database_url), Received(f"{BOT_ID}:50", message, str(CHAT), message.received_at))
     async for telegram in running(fake, database_url, rasa_server, guesser, "webhook"):
         await fake.wait_for(1, CHAT)
         [row] = await telegram.rows(Inbound)
@@ -285,8 +287,8 @@ async def test_a_venue_goes_through_the_outbox_to_the_bot_api(webhook: Telegram)
     engine = make_engine(webhook.database_url)
     async with Storage(engine).session() as session:
         place = {"name": "CaféO", "address": "Overwegstr. 32, 44623 Herne", "latitude": 51.5, "longitude": 7.2}
-        session.add(Outbound(channel="telegram", recipient=str(CHAT), status="pending",
-                             payload=json.dumps({"text": "CaféO", "buttons": [], "place": place})))
+        session.add(Outbound(channel="telegram", recipient=await reachable(webhook.app, "telegram", str(CHAT)),
+                             status="pending", payload=json.dumps({"text": "CaféO", "buttons": [], "place": place})))
         await session.commit()
     await engine.dispose()
     await webhook.post(text_update(60, "/menu"))  # wakes the outbox

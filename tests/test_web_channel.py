@@ -180,7 +180,7 @@ async def test_a_reply_queued_later_arrives_over_the_event_stream_once(server: S
         async with browser.stream("GET", f"/api/events?after={user['last_event_id']}",
                                   headers={"Cookie": f"ki_chat={chat.cookie}"}) as stream:
             assert stream.headers["content-type"].startswith("text/event-stream")
-            user_ref = chat.cookie.rsplit(".", 1)[0]
+            user_ref = server.delivery.ids.ref("web", chat.cookie.rsplit(".", 1)[0])
             await server.delivery.enqueue("web", user_ref, (Reply("Eine Antwort von Frau K.", (Button("Menü", "m"),)),))
             [event] = await read_events(stream, 1)
         assert event["event"] == "reply"
@@ -203,8 +203,8 @@ async def test_another_browser_gets_no_events_of_a_user(server: Server) -> None:
         await alice.say("hallo")
         await mallory.say("hallo")
         async with browser.stream("GET", "/api/events?after=0", headers={"Cookie": f"ki_chat={mallory.cookie}"}) as stream:
-            await server.delivery.enqueue("web", alice.cookie.rsplit(".", 1)[0], (Reply("nur für Alice"),))
-            await server.delivery.enqueue("web", mallory.cookie.rsplit(".", 1)[0], (Reply("für Mallory"),))
+            await server.delivery.enqueue("web", server.delivery.ids.ref("web", alice.cookie.rsplit(".", 1)[0]), (Reply("nur für Alice"),))
+            await server.delivery.enqueue("web", server.delivery.ids.ref("web", mallory.cookie.rsplit(".", 1)[0]), (Reply("für Mallory"),))
             [event] = await read_events(stream, 1)
         assert json.loads(event["data"])["text"] == "für Mallory"
         assert (await browser.get("/api/events")).status_code == 401  # no cookie, no stream
@@ -240,7 +240,7 @@ async def test_deleting_erases_the_inbox_rows_and_the_replies_sent_or_queued(ser
         chat, other = Chat(browser, "amira"), Chat(browser, "other")
         await chat.say("hallo")
         await other.say("hallo")
-        user_ref = chat.cookie.rsplit(".", 1)[0]
+        user_ref = server.delivery.ids.ref("web", chat.cookie.rsplit(".", 1)[0])
         await server.delivery.enqueue("web", user_ref, (Reply("Eine Antwort von Frau K."),))
         for _ in range(100):  # sent: the event stream reads it from the outbox
             if [row for row in await stored(database_url, Outbound) if row.status == "sent"]:
@@ -258,5 +258,5 @@ async def test_deleting_erases_the_inbox_rows_and_the_replies_sent_or_queued(ser
         # Only the message that asked for it is left, emptied (retention removes it).
         assert [(row.message, row.status) for row in left] == [("", "done")] and left[0].id not in earlier
         assert [row.user_ref for row in await stored(database_url, Inbound) if row.user_ref != user_ref] \
-            == [other.cookie.rsplit(".", 1)[0]]  # another user's data stays
+            == [server.delivery.ids.ref("web", other.cookie.rsplit(".", 1)[0])]  # another user's data stays
         assert len(await users(database_url)) == 1

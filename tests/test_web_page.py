@@ -88,7 +88,7 @@ class WebChat:
     def queue_reply(self, page: Any, text: str) -> None:
         """A reply that answers nothing the user sent (as a case manager's would), for this page's user."""
         cookie = next(c["value"] for c in page.context.cookies() if c["name"] == COOKIE)
-        user_ref = cookie.rsplit(".", 1)[0]
+        user_ref = self.app.state.delivery.ids.ref("web", cookie.rsplit(".", 1)[0])
         enqueue = self.app.state.delivery.enqueue("web", user_ref, (Reply(text),))
         asyncio.run_coroutine_threadsafe(enqueue, self.loop).result(timeout=10)
 

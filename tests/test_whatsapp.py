@@ -15,15 +15,16 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.channels.base import message_to_json
+from bot.channels.base import Received
 from bot.channels.whatsapp import MAX_TEXT, Wording, render_reply
 from bot.i18n import load_languages
 from bot.language_detection import LanguageGuesser
 from bot.messages import Button, Calendar, IncomingMessage, Place, Reply
 from bot.settings import PROJECT_ROOT
 from bot.storage import Inbound, Message, Outbound, SentMessage, Storage, User, make_engine, migrate
-from tests.conftest import stored, free_port, make_settings, start_app
+from tests.conftest import everything_stored, free_port, make_settings, start_app, stored, stored_addresses
 from tests.fake_whatsapp import APP_SECRET, PHONE_NUMBER_ID, TOKEN, FakeGraph, sample, serve, sign
+from tests.fakes import left_pending
 
 VERIFY_TOKEN = "verify-token-for-tests"
 TEMPLATE = "ki_reply_waiting"
@@ -111,13 +112,15 @@ async def whatsapp(database_url: str, rasa_server: tuple[str, str], guesser: Lan
         yield running
 
 
-async def start(database_url: str, rasa_server: tuple[str, str], guesser: LanguageGuesser) -> AsyncIterator[WhatsApp]:
+async def start(database_url: str, rasa_server: tuple[str, str], guesser: LanguageGuesser,
+                **overrides: object) -> AsyncIterator[WhatsApp]:
     fake = FakeGraph()
     async with serve(fake, free_port()) as base_url:
         settings = make_settings(
             database_url, *rasa_server, whatsapp_access_token=TOKEN, whatsapp_app_secret=APP_SECRET,
             whatsapp_verify_token=VERIFY_TOKEN, whatsapp_phone_number_id=PHONE_NUMBER_ID,
             whatsapp_api_base_url=base_url, whatsapp_template_name=TEMPLATE, whatsapp_template_language="de",
+            **overrides,
         )
         app, http = await start_app(settings, guesser)
         async with app.router.lifespan_context(app), http:  # type: ignore[attr-defined]
@@ -182,6 +185,21 @@ async def test_arabic_question_about_german_courses_then_a_tap(whatsapp: WhatsAp
     assert "اختبار" in shown(follow_up)
     [user] = await whatsapp.rows(User)
     assert user.language == "ar" and ar.rtl
+
+
+async def test_the_phone_number_is_stored_only_encrypted(whatsapp: WhatsApp) -> None:
+    """After a conversation the phone number is nowhere in the database as it is: every table
+    has its keyed hash, and the address book the number encrypted, which opens to it."""
+    await whatsapp.deliver(text("wamid.PN1", "wo ist das cafeo"))
+    await whatsapp.deliver(tap("wamid.PN2", "m"))
+    await whatsapp.fake.wait_for(3, USER)
+    await whatsapp.settled()
+    assert USER not in await everything_stored(whatsapp.database_url)
+    ids = whatsapp.app.state.delivery.ids
+    [user] = await whatsapp.rows(User)
+    assert user.channel_user_id == ids.ref("whatsapp", USER)
+    [address] = await stored_addresses(whatsapp.database_url)
+    assert (address.ref, ids.open(address.sealed)) == (user.channel_user_id, USER)
 
 
 async def test_the_menu_comes_as_numbered_text_and_a_number_chooses(whatsapp: WhatsApp) -> None:
@@ -329,7 +347,7 @@ async def test_outside_the_24_hour_window_the_template_goes_and_the_reply_waits(
     [template] = await whatsapp.fake.wait_for(1, USER, kind="template")
     assert template["template"] == {"name": TEMPLATE, "language": {"code": "de"}}
     delivery = whatsapp.app.state.delivery
-    await delivery.enqueue("whatsapp", USER, (Reply("Antwort der Case Managerin"),))
+    await delivery.enqueue("whatsapp", delivery.ids.ref("whatsapp", USER), (Reply("Antwort der Case Managerin"),))
     rows = await whatsapp.settled()
     assert [r.status for r in rows] == ["held", "held"]
     await asyncio.sleep(1)
@@ -378,15 +396,8 @@ async def test_a_late_window_refusal_holds_the_reply_until_the_user_writes(whats
 async def test_messages_left_pending_are_answered_after_a_restart(
     database_url: str, rasa_server: tuple[str, str], guesser: LanguageGuesser
 ) -> None:
-    settings = make_settings(database_url)
-    engine = make_engine(settings.database_url)
-    await migrate(engine)
-    async with Storage(engine).session() as session:
-        incoming = IncomingMessage("whatsapp", USER, dt.datetime.now(dt.timezone.utc), text="/menu")
-        session.add(Inbound(channel="whatsapp", external_id="wamid.BEFORE-CRASH", user_ref=USER,
-                            message=message_to_json(incoming), reply_to=USER, platform_at=incoming.received_at))
-        await session.commit()
-    await engine.dispose()
+    incoming = IncomingMessage("whatsapp", USER, dt.datetime.now(dt.timezone.utc), text="/menu")
+    await left_pending(make_settings(database_url), Received("wamid.BEFORE-CRASH", incoming, USER, incoming.received_at))
     async for whatsapp in start(database_url, rasa_server, guesser):
         await whatsapp.fake.wait_for(1, USER)
         [row] = await whatsapp.rows(Inbound)

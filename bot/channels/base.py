@@ -22,7 +22,7 @@ class Received:
 
     external_id: str  # the platform's own id of this message, unique within the channel
     message: IncomingMessage
-    reply_to: str  # the channel's address for the answer (a chat id); often the user's id
+    reply_to: str  # the channel's address for the answer (a chat id); often the user's id. Stored sealed.
     platform_at: dt.datetime  # when the platform says it was sent
 
 
@@ -31,11 +31,12 @@ class Outgoing:
     """One item for a channel to send: a reply, or a channel's own acknowledgement (`ack`)."""
 
     id: int
-    recipient: str
+    recipient: str  # the platform's address (a chat id, a phone number), for the send only
     reply: Reply | None
     ack: dict[str, str] | None = None
     attempts: int = 0  # earlier attempts to send this item (for a channel's own backoff)
     sent_parts: int = 0  # parts of the reply (platform messages) that went out in earlier attempts: skip them
+    ref: str = ""  # the recipient as the database knows them (bot/channel_ids.py), for the channel's own lookups
 
 
 # What `Channel.send` reports.

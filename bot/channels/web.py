@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from bot.channel_ids import ChannelIds
 from bot.channels.base import Outgoing, Received, SendResult, Sent
 from bot.errors import BadRequest
 from bot.i18n import Language
@@ -148,11 +149,12 @@ class WebChannel:
     name = CHANNEL
     pace_seconds = 0.0
 
-    def __init__(self, storage: Storage, identity: Identity, receive: Callable[[Received, bool], Awaitable[int | None]],
+    def __init__(self, storage: Storage, identity: Identity, ids: ChannelIds, receive: Callable[[Received, bool], Awaitable[int | None]],
                  answer_now: Callable[[int], Awaitable[Outcome | None]], secure_cookie: bool,
                  page_routes: Sequence[BaseRoute], languages: dict[str, Language], default_language: str) -> None:
         self._storage = storage
         self._identity = identity
+        self._ids = ids  # the database knows a browser by its id's keyed hash (bot/channel_ids.py)
         self._receive = receive
         self._answer_now = answer_now
         self._secure_cookie = secure_cookie
@@ -244,7 +246,8 @@ class WebChannel:
         return JSONResponse(body, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
     async def _history(self, request: Request) -> Response:
-        user_ref, cookie = self._user(request)
+        browser, cookie = self._user(request)
+        user_ref = self._ids.ref(CHANNEL, browser)
         async with self._storage.session() as session:
             user = await session.scalar(select(User).where(User.channel == CHANNEL, User.channel_user_id == user_ref))
             rows = [] if user is None else list((await session.scalars(
@@ -264,10 +267,11 @@ class WebChannel:
             after = int(after_text)
         except ValueError:
             return JSONResponse({"error": "'after' / Last-Event-ID must be an event id (a number)"}, status_code=400)
-        return StreamingResponse(self._stream(request, user_ref, after), media_type="text/event-stream",
+        return StreamingResponse(self._stream(request, self._ids.ref(CHANNEL, user_ref), after), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     async def _stream(self, request: Request, user_ref: str, after: int) -> AsyncIterator[str]:
+        """The user's replies as they are sent (`user_ref`: the stored reference)."""
         yield "retry: 3000\n\n"
         loop = asyncio.get_running_loop()
         quiet_since = loop.time()

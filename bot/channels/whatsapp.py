@@ -11,7 +11,8 @@ Out: `send` renders one channel-neutral reply: text (split at 4096 characters), 
      coordinates. Free-form messages go only inside the 24-hour customer-service window (by
      Meta's timestamp of the user's last message); outside it the approved template goes
      instead and the reply is held (`Held`) until the user writes again.
-Phone numbers (wa_id) are the users' addresses: stored where needed to reply, never logged.
+Phone numbers (wa_id) are the users' addresses: never logged, and stored only encrypted (the
+inbox seals them; every table finds a user by the number's keyed hash, bot/channel_ids.py).
 WhatsApp's JSON never leaves this module.
 """
 
@@ -32,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.channel_ids import ChannelIds
 from bot.channels import base
 from bot.channels.base import Blocked, Held, Outgoing, Received, Rejected, SendResult, Sent
 from bot.channels.rendering import split_text
@@ -247,7 +249,7 @@ class WhatsAppChannel:
 
     def __init__(self, access_token: str, app_secret: str, verify_token: str, phone_number_id: str,
                  api_base_url: str, template_name: str, template_language: str, storage: Storage,
-                 receive: Callable[[Received], Awaitable[int | None]],
+                 ids: ChannelIds, receive: Callable[[Received], Awaitable[int | None]],
                  record_report: Callable[[str, str, str, str | None, bool, bool], Awaitable[None]],
                  last_message_at: Callable[[str, str], Awaitable[dt.datetime | None]],
                  languages: dict[str, Language], default_language: str,
@@ -259,6 +261,7 @@ class WhatsAppChannel:
         self._phone_number_id = phone_number_id
         self._template = {"name": template_name, "language": {"code": template_language}}
         self._storage = storage
+        self._ids = ids
         self._receive = receive
         self._record_report = record_report
         self._last_message_at = last_message_at
@@ -332,7 +335,7 @@ class WhatsAppChannel:
         number = int(message.text.strip())
         async with self._storage.session() as session:
             user = await session.scalar(select(User).where(User.channel == CHANNEL,
-                                                           User.channel_user_id == message.user_ref))
+                                                           User.channel_user_id == self._ids.ref(CHANNEL, message.user_ref)))
             last = await session.scalar(select(Message).where(Message.user_id == user.id, Message.direction == "out")
                                         .order_by(Message.id.desc()).limit(1)) if user is not None else None
         options = json.loads(last.buttons) if last is not None and last.buttons else []
@@ -345,11 +348,11 @@ class WhatsAppChannel:
 
     async def send(self, item: Outgoing) -> SendResult:
         """Send one reply inside the 24-hour window; outside it the template, and hold the reply."""
-        last = await self._last_message_at(CHANNEL, item.recipient)
+        last = await self._last_message_at(CHANNEL, item.ref)
         if last is None or self._clock() - last >= WINDOW - WINDOW_MARGIN:
             return await self._hold(item, "outside the 24-hour window")
         sent: list[str] = []  # wamids of the parts sent now; a retry sends only the parts that did not go out
-        bodies = render_reply(item.recipient, item.reply or Reply(""), await self._wording(item.recipient),
+        bodies = render_reply(item.recipient, item.reply or Reply(""), await self._wording(item.ref),
                               self._public_url)
         try:
             for body in bodies[item.sent_parts:]:
@@ -383,10 +386,10 @@ class WhatsAppChannel:
             raise _error(response)
         return str(response.json()["messages"][0]["id"])
 
-    async def _wording(self, wa_id: str) -> Wording:
+    async def _wording(self, ref: str) -> Wording:
         async with self._storage.session() as session:
             code = await session.scalar(select(User.language).where(User.channel == CHANNEL,
-                                                                    User.channel_user_id == wa_id))
+                                                                    User.channel_user_id == ref))
         return wording(self._languages.get(code or "", self._languages[self._default]))
 
 
