@@ -312,8 +312,16 @@ def unavailable(error: BaseException) -> bool:
     broken, every connection busy): nothing was stored, and the caller asks to be tried again."""
     if isinstance(error, DBAPIError) and error.connection_invalidated:
         return True
-    return isinstance(error, (OperationalError, InterfaceError, PoolTimeout, OSError, TimeoutError,
-                              asyncpg.InterfaceError, asyncpg.PostgresConnectionError))
+    away = (OperationalError, InterfaceError, PoolTimeout, OSError, TimeoutError, asyncpg.InterfaceError,
+            asyncpg.PostgresConnectionError)
+    # A connection lost while it was being made comes as a plain DBAPIError whose cause is
+    # the driver's connection error (asyncpg's "closed in the middle of operation").
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, away):
+            return True
+        seen = seen.__cause__ or (getattr(seen, "orig", None) if isinstance(seen, DBAPIError) else None)
+    return False
 
 
 def make_engine(database_url: str) -> AsyncEngine:

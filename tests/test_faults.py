@@ -310,3 +310,21 @@ async def test_a_message_waiting_on_a_slow_nlu_holds_up_no_other_users_message(
         rasa_answers.set()
         await delivery.stop()
         await engine.dispose()
+
+
+def test_a_connection_lost_while_it_is_made_counts_as_the_database_away() -> None:
+    """asyncpg's "connection was closed in the middle of operation" while connecting reaches us as
+    a plain DBAPIError with the driver's error as its cause: the database is away (a worker waits
+    for it) rather than a fault of ours (a worker crash). Seen when the proxy cut the database."""
+    import asyncpg
+    from sqlalchemy.exc import DBAPIError
+
+    from bot.storage import unavailable
+
+    driver = asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed in the middle of operation")
+    adapted = RuntimeError("connection was closed in the middle of operation")
+    adapted.__cause__ = driver
+    error = DBAPIError("connect", {}, adapted)
+    error.__cause__ = adapted
+    assert unavailable(error)
+    assert not unavailable(DBAPIError("SELECT 1", {}, ValueError("a fault of ours")))
