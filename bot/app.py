@@ -108,7 +108,8 @@ def create_app(settings: Settings, guesser: LanguageGuesser | None = None) -> St
     dialogue = Dialogue(storage, nlu, content, languages, guesser, settings.default_language,
                         settings.answer_threshold, settings.clarify_threshold, settings.context_minutes,
                         case_retention_days=settings.case_retention_days,
-                        user_messages_per_minute=settings.user_messages_per_minute)
+                        user_messages_per_minute=settings.user_messages_per_minute,
+                        crisis_nlu_threshold=settings.crisis_nlu_threshold)
     smtp = SmtpSettings(settings.smtp_host, settings.smtp_port, settings.smtp_sender,
                         tuple(settings.smtp_recipient_list()), settings.staff_console_url) if settings.smtp_host else None
     notifier = Notifier(smtp)

@@ -56,7 +56,7 @@ from bot.handoff import TeamHours, acknowledge_due, open_case_of
 from bot.messages import IncomingMessage, Location, OpenedCase, Outcome, Reply, reply_to_json
 from bot.normalization import normalize
 from bot.storage import Case, Consent, Message, Storage, User, utcnow
-from bot.understanding import OUT_OF_SCOPE, UNKNOWN_DETAIL, Interpreter, Nlu, Remembered, Understanding
+from bot.understanding import CRISIS_INTENT, OUT_OF_SCOPE, UNKNOWN_DETAIL, Interpreter, Nlu, Remembered, Understanding
 from bot.unanswered import (
     CLARIFICATION,
     HANDOFF as HANDOFF_COUNT,
@@ -119,6 +119,7 @@ class Dialogue:
         team_hours: TeamHours = TeamHours(()),
         case_retention_days: int = 90,
         user_messages_per_minute: int = 20,
+        crisis_nlu_threshold: float = 0.9,
     ) -> None:
         self._storage = storage
         self._nlu = nlu
@@ -132,6 +133,7 @@ class Dialogue:
         self._context = dt.timedelta(minutes=context_minutes)
         self._case_retention_days = case_retention_days
         self._messages_per_minute = user_messages_per_minute
+        self._crisis_nlu_threshold = crisis_nlu_threshold
         self.clock = utcnow  # what "now" is for working hours and schedules (tests set it)
 
     @property
@@ -466,10 +468,23 @@ class Dialogue:
         except NluUnavailable:
             return nlu_unavailable(turn), language, "", 0.0, None
         result = self._choose_action(turn, understood, state, first_contact)
+        if self._suspects_crisis(understood):
+            # Danger in words the expressions do not have, as the NLU reads it: the numbers at
+            # once all the same, and the answer to the question after them, if there is one.
+            alarm = crisis(turn)
+            answered = understood.kind in ("topic", UNKNOWN_DETAIL, "clarify")
+            return replace(alarm, replies=alarm.replies + (result.replies if answered else ())), language, \
+                CRISIS, understood.confidence, understood
         if first_contact and result.topic != "greet":
             offer = Reply(turn._("You can also choose another language:"), language_buttons(turn))
             result = replace(result, replies=result.replies + (offer,))
         return result, language, understood.intent, understood.confidence, understood
+
+    def _suspects_crisis(self, understood: Understanding) -> bool:
+        """The NLU's best guess is the crisis intent, and it is sure enough (CRISIS_NLU_THRESHOLD,
+        chosen on ordinary messages: README, "Crisis path")."""
+        best = understood.guesses[0] if understood.guesses else None
+        return best is not None and best[0] == CRISIS_INTENT and best[1] >= self._crisis_nlu_threshold
 
     def _fresh_context(self, content: ContentVersion, state: "_State", now: dt.datetime) -> Topic | None:
         """The previous turn's topic, unless it is older than the context window."""

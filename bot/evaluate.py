@@ -135,7 +135,8 @@ async def _dialogue(settings: Settings, rasa_url: str, token: str) -> AsyncItera
         async with httpx.AsyncClient() as http:
             nlu = RasaNluClient(rasa_url, token, 10, http)
             yield Dialogue(Storage(engine), nlu, content, languages, guesser, settings.default_language,
-                           settings.answer_threshold, settings.clarify_threshold, settings.context_minutes)
+                           settings.answer_threshold, settings.clarify_threshold, settings.context_minutes,
+                           crisis_nlu_threshold=settings.crisis_nlu_threshold)
         await engine.dispose()
 
 

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     # which topic was meant. Chosen on tests/nlu/holdout.yml (see README, "Thresholds").
     answer_threshold: float = Field(default=0.45, ge=0, le=1)
     clarify_threshold: float = Field(default=0.2, ge=0, le=1)
+    # The NLU's crisis intent counts as a crisis from this confidence on (beside the curated
+    # expressions, which always count); chosen on ordinary messages (README, "Crisis path").
+    # Above 1: the expressions alone.
+    crisis_nlu_threshold: float = Field(default=0.9, gt=0, le=1.01)
     # Languages the detector weighs against ours, so that e.g. Polish is recognised as
     # unsupported instead of being answered in Romanian (ISO 639-1 codes, comma-separated).
     contrast_languages: str = "fr,es,it,pl,bg,sq,sr,hr,bs,pt,nl,el,hu,so,vi"

@@ -28,7 +28,9 @@ UNKNOWN_DETAIL = "unknown_detail"  # a follow-up asking what the content does no
 HANDOFF = "handoff"
 SMALL_TALK_INTENTS = ("greet", "thanks", "goodbye")
 # Intents the dialogue answers itself, without a topic file (see Dialogue._choose_action).
-DIALOGUE_INTENTS = (*SMALL_TALK_INTENTS, "help", "language", OUT_OF_SCOPE)
+# The NLU's second signal of danger (nlu_data/crisis.yml), beside the curated expressions.
+CRISIS_INTENT = "crisis"
+DIALOGUE_INTENTS = (*SMALL_TALK_INTENTS, "help", "language", OUT_OF_SCOPE, CRISIS_INTENT)
 GUESSES = 5  # how many of the NLU's guesses an Understanding keeps
 
 

@@ -139,6 +139,12 @@ def load_compose(env_file_values: Mapping[str, str], env: Mapping[str, str],
     return services
 
 
+def new_key() -> str:
+    from bot.channel_ids import new_key as fernet_key
+
+    return fernet_key()
+
+
 def compose_environment(env_file: Path) -> tuple[dict[str, str], dict[str, str]]:
     """The env file's values and compose's interpolation environment (the shell's variables over
     the file). Each secret the compose file requires that is still empty gets a random value in
@@ -148,7 +154,8 @@ def compose_environment(env_file: Path) -> tuple[dict[str, str], dict[str, str]]
     for name in sorted(required_variables(COMPOSE_FILE.read_text())):
         if not env.get(name):
             print(f"{name} is empty in {env_file.name}: a random value for this run", file=sys.stderr)
-            env[name] = values[name] = secrets.token_hex(24)
+            # Keys of channel ids are Fernet keys (`make id-key`); the other secrets any letters and digits.
+            env[name] = values[name] = new_key() if name.startswith("ID_") else secrets.token_hex(24)
     return values, env
 
 

@@ -186,3 +186,13 @@ async def test_a_voice_message_is_kept_and_answered_in_the_users_language(dialog
     outcome = await dialogue.handle(voice)
     assert (outcome.topic, outcome.language) == ("unsupported", "tr")
     assert "t:cafeo.about" in payloads(outcome)
+
+
+async def test_the_nlus_crisis_intent_brings_the_numbers_when_it_is_sure(dialogue: Dialogue, nlu: FakeNlu) -> None:
+    """Danger in words the curated expressions lack ("I gave away all my things"): the NLU's crisis intent
+    from CRISIS_NLU_THRESHOLD (0.9) on gives the crisis reply; below it, the usual answer."""
+    nlu.says("i gave away all my things, it is time", "crisis", 0.95)
+    outcome = await dialogue.handle(text("i gave away all my things, it is time"))
+    assert outcome.topic == "crisis" and "112" in outcome.replies[0].text and "110" in outcome.replies[0].text
+    nlu.says("my heating is broken again", "crisis", 0.8, ranking=[("crisis", 0.8), ("cafeo_about", 0.1)])
+    assert (await dialogue.handle(text("my heating is broken again", user="u2"))).topic != "crisis"
