@@ -20,6 +20,7 @@ from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBui
 
 from bot.i18n import script_of
 from bot.normalization import normalize
+from bot.transliteration import Transliteration, in_cyrillic
 from bot.words import Words
 
 SHORT_WORDS = 3  # up to this many words a message is "short": words and context decide
@@ -117,6 +118,7 @@ class LanguageChooser:
         self._words = words
         self._scripts = scripts
         self._default = default
+        self._transliteration = Transliteration(words, scripts)
 
     def decide(self, text: str, remembered: str | None, pending: str | None, hint: str | None) -> Decision:
         """The language to answer in. A new user gets the message's language (or the hint, or
@@ -151,10 +153,17 @@ class LanguageChooser:
             # and for a new user the channel's hint or Herne's default (German) decides.
             return Choice(remembered, reason="loanwords") if remembered is not None else None
         scores = self._scores(text, candidates)
+        if script == "LATIN":
+            # "marhaba", "3afwan", "spasibo": a language of another script typed in Latin letters.
+            for code, votes in self._transliteration.votes(text).items():
+                candidates.append(code)
+                scores[code] = votes
         if len(words) > SHORT_WORDS and letters >= DETECTOR_MIN_LETTERS:
             ranked = sorted(scores.values(), reverse=True) + [0, 0]
             leader = max(scores, key=lambda code: scores[code])
-            if ranked[0] - ranked[1] >= WORDS_MARGIN and self._detected_ours(text, len(words), letters):
+            # The detector knows no language of another script in Latin letters: words decide those.
+            if ranked[0] - ranked[1] >= WORDS_MARGIN and (self._scripts[leader] != script
+                                                          or self._detected_ours(text, len(words), letters)):
                 # Most words are plainly one language's ("was ist kim genau"): no statistics needed.
                 return Choice(leader, sure=ranked[0] * 2 >= len(words) or self._new_script(remembered, script),
                               reason="words")
@@ -184,10 +193,22 @@ class LanguageChooser:
             if fallback in leaders:
                 return Choice(fallback, sure=different_script, reason=reason)
         if letters >= 4:
-            ranked = [(code, value) for code, value in self._guesser.confidences(text) if code in leaders]
+            ranked = self._ranked_among(leaders, text, script)
             if ranked:
                 return Choice(ranked[0][0], sure=different_script, reason="detector")
         return Choice(leaders[0], sure=different_script, reason="script") if different_script or not remembered else None
+
+    def _ranked_among(self, leaders: list[str], text: str, script: str) -> list[tuple[str, float]]:
+        """The detector's ranking of the leaders; Cyrillic typed in Latin letters ("privet") is
+        judged in its Cyrillic readings, which the detector knows."""
+        if script == "LATIN" and all(self._scripts.get(code) == "CYRILLIC" for code in leaders):
+            totals = dict.fromkeys(leaders, 0.0)
+            for reading in in_cyrillic(text):
+                for code, value in self._guesser.confidences(reading):
+                    if code in totals:
+                        totals[code] += value
+            return sorted(totals.items(), key=lambda item: -item[1])
+        return [(code, value) for code, value in self._guesser.confidences(text) if code in leaders]
 
     def _new_script(self, remembered: str | None, script: str) -> bool:
         """A message in another script than the user's language: plainly another language."""
