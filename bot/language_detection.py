@@ -167,6 +167,12 @@ class LanguageChooser:
                 # Most words are plainly one language's ("was ist kim genau"): no statistics needed.
                 return Choice(leader, sure=ranked[0] * 2 >= len(words) or self._new_script(remembered, script),
                               reason="words")
+            typed = [code for code in candidates if self._scripts[code] != script and scores[code] == ranked[0]]
+            if typed and all(scores[code] < ranked[0] for code in candidates if self._scripts[code] == script):
+                # Another script's language typed in Latin letters leads: the detector would read it as a Latin one.
+                code = self._ranked_among(typed, text, script)[0][0] if len(typed) > 1 else typed[0]
+                return Choice(code, sure=ranked[0] * 2 >= len(words) or self._new_script(remembered, script),
+                              reason="transliteration")
             long_choice = self._detect(text, candidates, remembered, len(words), letters)
             if long_choice is not None:
                 return replace(long_choice, sure=long_choice.sure or self._new_script(remembered, script))
