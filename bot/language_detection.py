@@ -13,6 +13,7 @@ Longer messages go to the statistical detector (Lingua), restricted to the scrip
 A language we do not speak is declared only for a long text the detector is sure of.
 """
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
@@ -45,6 +46,15 @@ _TELLING_LETTERS: dict[str, str] = {
     "de": "äß",  # ö and ü are Turkish too
     "fr": "èêàùœëûô",  # not é ("CaféO" in every language) nor ç (Turkish)
 }
+
+# Word forms only some of the Cyrillic languages write, each kind counting like a telling letter:
+# the Bulgarian comparative "по-просто", "по-добре" (Russian and Ukrainian hyphenate по- only before
+# -ски, -ому, -ему: "по-русски", "по-моему"), and the second person singular without a soft sign,
+# "можеш", "обясниш" (Bulgarian and Ukrainian; Russian writes "можешь").
+_TELLING_FORMS: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = (
+    (frozenset({"bg"}), re.compile(r"(?<!\w)по-(?!\w*(?:ски|цки|ому|ему|єму|ьи)(?!\w))\w+")),
+    (frozenset({"bg", "uk"}), re.compile(r"(?<!\w)\w{2,}[аеиєяю]ш(?!\w)")),
+)
 
 
 @dataclass(frozen=True)
@@ -221,13 +231,14 @@ class LanguageChooser:
         return remembered is not None and self._scripts.get(remembered) != script
 
     def _scores(self, text: str, candidates: Iterable[str]) -> dict[str, int]:
-        """Word votes from content/words.yml plus telling letters (each letter kind counts twice)."""
+        """Word votes from content/words.yml plus telling letters and forms (each kind counts twice)."""
         votes = self._words.votes(text)
         lowered = text.lower()
         scores = {}
         for code in candidates:
             telling = _TELLING_LETTERS.get(code, "")
-            scores[code] = votes.get(code, 0) + 2 * sum(1 for char in set(lowered) if char in telling)
+            scores[code] = votes.get(code, 0) + 2 * sum(1 for char in set(lowered) if char in telling) \
+                + 2 * sum(1 for codes, form in _TELLING_FORMS if code in codes and form.search(lowered))
         return scores
 
     def _detected_ours(self, text: str, n_words: int, letters: int) -> bool:
