@@ -28,7 +28,11 @@ SHORT_WORDS = 3  # up to this many words a message is "short": words and context
 DETECTOR_MIN_LETTERS = 12  # below this the detector's guess is noise
 UNSUPPORTED_MIN_WORDS = 4  # calling a language unsupported needs a real sentence...
 UNSUPPORTED_MIN_LETTERS = 20
-UNSUPPORTED_MIN_CONFIDENCE = 0.8  # ...that the detector is sure of, and few of whose words are ours
+UNSUPPORTED_MIN_CONFIDENCE = 0.8  # ...that the detector is sure of, and few of whose words are ours:
+UNSUPPORTED_KNOWN = 4  # a quarter at most
+# Polish or Czech typed without diacritics shares words with Russian read in Cyrillic ("mogu", "apteka"):
+# a transliteration the detector takes for a language we do not speak needs half its words known.
+UNSUPPORTED_TYPED_KNOWN = 2
 NO_WORDS_DETECTOR_LETTERS = 8  # a short message no word list knows goes to the detector...
 NO_WORDS_DETECTOR_SHARE = 0.8  # ...which decides only when it is sure
 WORDS_MARGIN = 2  # a long message whose known words lead by this many is that language
@@ -171,14 +175,16 @@ class LanguageChooser:
         if len(words) > SHORT_WORDS and letters >= DETECTOR_MIN_LETTERS:
             ranked = sorted(scores.values(), reverse=True) + [0, 0]
             leader = max(scores, key=lambda code: scores[code])
-            # The detector knows no language of another script in Latin letters: words decide those.
-            if ranked[0] - ranked[1] >= WORDS_MARGIN and (self._scripts[leader] != script
-                                                          or self._detected_ours(text, len(words), letters)):
+            # The detector knows no language of another script in Latin letters: their words count
+            # against its verdict that the text is in a language we do not speak (Polish, Czech).
+            known = ranked[0] if self._scripts[leader] != script else None
+            if ranked[0] - ranked[1] >= WORDS_MARGIN and self._detected_ours(text, len(words), letters, known):
                 # Most words are plainly one language's ("was ist kim genau"): no statistics needed.
                 return Choice(leader, sure=ranked[0] * 2 >= len(words) or self._new_script(remembered, script),
                               reason="words")
             typed = [code for code in candidates if self._scripts[code] != script and scores[code] == ranked[0]]
-            if typed and all(scores[code] < ranked[0] for code in candidates if self._scripts[code] == script):
+            if typed and all(scores[code] < ranked[0] for code in candidates if self._scripts[code] == script) \
+                    and self._detected_ours(text, len(words), letters, ranked[0]):
                 # Another script's language typed in Latin letters leads: the detector would read it as a Latin one.
                 code = self._ranked_among(typed, text, script)[0][0] if len(typed) > 1 else typed[0]
                 return Choice(code, sure=ranked[0] * 2 >= len(words) or self._new_script(remembered, script),
@@ -241,14 +247,19 @@ class LanguageChooser:
                 + 2 * sum(1 for codes, form in _TELLING_FORMS if code in codes and form.search(lowered))
         return scores
 
-    def _detected_ours(self, text: str, n_words: int, letters: int) -> bool:
-        """False when the text is plainly in a language we do not speak (a Polish sentence)."""
-        return not self._unsupported(self._guesser.confidences(text), text, n_words, letters)
+    def _detected_ours(self, text: str, n_words: int, letters: int, known: int | None = None) -> bool:
+        """False when the text is plainly in a language we do not speak (a Polish sentence).
+        `known`: how many of its words a language typed in Latin letters knows, if one leads."""
+        return not self._unsupported(self._guesser.confidences(text), text, n_words, letters, known)
 
-    def _unsupported(self, ranked: list[tuple[str, float]], text: str, n_words: int, letters: int) -> bool:
+    def _unsupported(self, ranked: list[tuple[str, float]], text: str, n_words: int, letters: int,
+                     known: int | None = None) -> bool:
+        typed = known is not None
+        if known is None:
+            known = max(self._words.votes(text).values(), default=0)
         return bool(ranked) and ranked[0][0] == "" and ranked[0][1] >= UNSUPPORTED_MIN_CONFIDENCE \
             and n_words >= UNSUPPORTED_MIN_WORDS and letters >= UNSUPPORTED_MIN_LETTERS \
-            and max(self._words.votes(text).values(), default=0) * 4 <= n_words
+            and known * (UNSUPPORTED_TYPED_KNOWN if typed else UNSUPPORTED_KNOWN) <= n_words
 
     def _detect(self, text: str, candidates: list[str], remembered: str | None, n_words: int,
                 letters: int) -> Choice | None:

@@ -39,6 +39,7 @@ _READINGS = [(re.compile("|".join(re.escape(letters) for letters, _ in sorted(pa
               dict(pairs)) for pairs in _LATIN_TO_CYRILLIC]
 _LATIN_LETTER = re.compile("[a-z]")
 _NOT_LATIN_LETTER = re.compile(r"[^\W\da-z_]")
+_ACCENTED_LETTER = re.compile("[\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f]")  # é, č, ł, ș, ğ...
 _APOSTROPHE = re.compile(r"(?<=[A-Za-z])['’ʼ`](?=[A-Za-z])")  # the soft sign: "b'et" = бьет
 
 # Arabizi: a digit for an Arabic consonant between letters ("mosa3ade", "t7akini"), or at the edge
@@ -94,7 +95,11 @@ class Transliteration:
 
     def votes(self, text: str) -> Counter[str]:
         """Per language of another script, how plainly the Latin text is that language typed in
-        Latin letters: its Latin words, Arabizi digits, and its words in a Cyrillic reading."""
+        Latin letters: its Latin words, Arabizi digits, and its words in a Cyrillic reading.
+        Nothing for letters with diacritics ("mieście", "němčiny"): those are a Latin-script
+        language's own, a transliteration is typed in plain letters."""
+        if _ACCENTED_LETTER.search(text):
+            return Counter()
         written = self._words.votes(text) + self._words.transliterated_votes(text)
         votes = Counter({code: n for code, n in written.items() if code in self._others})
         if "ar" in self._others:
