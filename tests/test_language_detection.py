@@ -232,3 +232,9 @@ def test_bulgarian_and_russian_are_told_apart(chooser: LanguageChooser, message:
 def test_polish_typed_without_diacritics_stays_a_language_we_do_not_speak(chooser: LanguageChooser) -> None:
     """Read in Cyrillic, "mogu" and "apteka" are Russian words; two of six words are not enough."""
     assert chooser.decide("Gdzie jest najblizsza apteka w miescie?", None, None, None).unsupported
+
+
+def test_letters_with_diacritics_are_no_transliteration(chooser: LanguageChooser) -> None:
+    """Read in Cyrillic, Polish "moj nowy adres" is Bulgarian "мой нови адрес"; typed with its
+    diacritics, "mój" is plainly a Latin-script language's own word."""
+    assert chooser.decide("mój nowy adres", None, None, None).language != "bg"
