@@ -5,7 +5,9 @@ decision uses what is known besides the letters, in this order:
 1. the script (Arabic letters are Arabic or Persian, never German) and letters only one of our
    languages uses (Persian پ چ ژ گ, Ukrainian і ї є ґ, Russian ы э ё, Bulgarian ъ, Turkish ğ ı, Romanian ă ș ț,
    French è ê à ù);
-2. the per-language words of content/words.yml (greetings, thanks, everyday words);
+2. the per-language words of content/words.yml (greetings, thanks, everyday words); in Latin
+   letters also those of Arabic, Persian, Russian, Ukrainian, Bulgarian as people type them without
+   their keyboard ("shukran", "3afwan", "spasibo": bot/transliteration.py);
 3. the language the user already speaks with the bot: a short message keeps it unless it shows
    another language plainly; German service words ("Termin", "Adresse") never move anyone;
 4. the channel's hint (browser language, Telegram `language_code`), then German, Herne's default.
