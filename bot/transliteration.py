@@ -11,6 +11,7 @@ readings for the crisis check):
 - the Latin words those lists carry ("zdravei") and the `transliterated:` section ("shukran").
 """
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -86,12 +87,19 @@ class Transliteration:
         self._words = words
         self._latin = {code for code, script in scripts.items() if script == "LATIN"}
         self._others = {code for code, script in scripts.items() if script != "LATIN"}
-        # People typing Cyrillic in Latin letters leave out the soft sign ("den" for "день"). The
-        # words taken from the content are left out: they include names ("Зеріна" is "Zerina").
-        self._cyrillic = {
-            code: _Terms.of([t.replace("ь", "") for t in (*(terms.words - words.service_words.get(code, set())),
-                                                          *terms.phrases)])
-            for code, terms in words.language.items() if scripts.get(code) == "CYRILLIC"}
+        self._cyrillic_languages = {code for code, script in scripts.items() if script == "CYRILLIC"}
+
+    @functools.cached_property
+    def _cyrillic(self) -> dict[str, _Terms]:
+        """The Cyrillic lists without the soft sign, which people typing in Latin letters leave out
+        ("den" for "день"), and without the words taken from the content: they include names
+        ("Зеріна" is "Zerina"). Built on the first message in Latin letters that needs it."""
+        lists = {}
+        for code in self._cyrillic_languages & set(self._words.language):
+            terms = self._words.language[code]
+            listed = terms.words - self._words.service_words.get(code, frozenset())
+            lists[code] = _Terms.of([term.replace("ь", "") for term in (*listed, *terms.phrases)])
+        return lists
 
     def votes(self, text: str) -> Counter[str]:
         """Per language of another script, how plainly the Latin text is that language typed in

@@ -138,11 +138,11 @@ def load_words(path: Path, languages: set[str]) -> Words:
     transliterated = {}
     if (node := sections.get("transliterated")) is not None:  # optional: not every bot meets other scripts
         if not isinstance(node, yaml.MappingNode):
-            raise ContentError(f"{path}:{node.start_mark.line + 1}: transliterated: expected a list of words per language")
-        transliterated = {key.value: _terms(path, f"transliterated.{key.value}", terms) for key, terms in node.value
-                          if key.value in languages}
-    return Words(per_language["language"], loanwords, per_language["follow_up_start"], per_language["follow_up_anywhere"],
-                 transliterated)
+            raise ContentError(f"{path}:{node.start_mark.line + 1}: transliterated: expected words per language")
+        transliterated = {key.value: _terms(path, f"transliterated.{key.value}", terms)
+                          for key, terms in node.value if key.value in languages}
+    return Words(per_language["language"], loanwords, per_language["follow_up_start"],
+                 per_language["follow_up_anywhere"], transliterated)
 
 
 def _terms(path: Path, name: str, node: yaml.Node) -> _Terms:
