@@ -42,6 +42,7 @@ import yaml
 from bot.errors import ContentError
 from bot.normalization import normalize
 from bot.content_files import SAFE_LOADER, normalize_term
+from bot.transliteration import in_cyrillic
 
 CATEGORIES = ("suicide", "violence", "medical", "child")
 MAX_GAP = 2  # other words allowed between two neighbouring words of an expression
@@ -66,45 +67,15 @@ _ARABIC_PREFIXES = tuple(sorted(
     key=len, reverse=True))
 _PERSIAN_VERB_PREFIXES = ("مي", "نمي")  # written apart with a half-space, which normalize splits
 _LATIN_DIGRAPHS = (("ae", "a"), ("oe", "o"), ("ue", "u"))
-# Spoken Turkish drops the r of the present tense: "almiyo" for "almıyor", "istiyom" for
-# "istiyorum", "dövüyolar" for "dövüyorlar" (after normalize: ı -> i, ü -> u).
-# Russian and Ukrainian typed in Latin letters ("muzh menya b'jot", "ne hochu zhyty") are also read
-# in Cyrillic, so that every Cyrillic expression applies; longer letter groups first.
-_LATIN_TO_CYRILLIC_COMMON = (
-    ("shch", "щ"), ("sch", "щ"), ("zh", "ж"), ("kh", "х"), ("ch", "ч"), ("sh", "ш"), ("ya", "я"),
-    ("ja", "я"), ("yu", "ю"), ("ju", "ю"), ("yo", "е"), ("jo", "е"), ("a", "а"), ("b", "б"),
-    ("v", "в"), ("g", "г"), ("d", "д"), ("e", "е"), ("z", "з"), ("j", "й"), ("k", "к"), ("l", "л"), ("m", "м"),
-    ("n", "н"), ("o", "о"), ("p", "п"), ("r", "р"), ("s", "с"), ("t", "т"), ("u", "у"), ("f", "ф"), ("x", "кс"),
-    ("w", "в"), ("c", "ц"), ("q", "к"),
-)
-# Three readings, as people mix the habits: Russian ("y" = ы, "h" = х, "ts" = тс as in "-tsya"),
-# Ukrainian ("y" = и, "i" = і, "h" = г, "ts" = ц), and "zhyty"/"hochu" style ("y" = и, "h" = х).
-_LATIN_TO_CYRILLIC = (
-    (("ye", "е"), ("je", "е"), ("y", "ы"), ("i", "и"), ("h", "х")) + _LATIN_TO_CYRILLIC_COMMON,
-    (("ye", "є"), ("je", "є"), ("yi", "ї"), ("ji", "ї"), ("ts", "ц"), ("y", "и"), ("i", "і"), ("h", "г"))
-    + _LATIN_TO_CYRILLIC_COMMON,
-    (("ye", "е"), ("je", "е"), ("y", "и"), ("i", "и"), ("h", "х")) + _LATIN_TO_CYRILLIC_COMMON,
-)
-_READINGS = [(re.compile("|".join(re.escape(letters) for letters, _ in sorted(pairs, key=lambda p: -len(p[0])))),
-              dict(pairs)) for pairs in _LATIN_TO_CYRILLIC]
+# Russian, Ukrainian and Bulgarian typed in Latin letters are also read in Cyrillic
+# (bot/transliteration.py), so that every Cyrillic expression applies.
 _CYRILLIC_LANGUAGES = frozenset({"ru", "uk", "bg"})
 # A one-word expression found in such a reading needs this many letters: "bye" read "бє" is "б'є" (beats).
 TRANSLITERATED_WORD_MIN = 6
-_LATIN_LETTER = re.compile("[a-z]")
-_NOT_LATIN_LETTER = re.compile(r"[^\W\da-z_]")
-_APOSTROPHE = re.compile(r"(?<=[A-Za-z])['’ʼ`](?=[A-Za-z])")  # the soft sign: "b'et" = бьет
 
 
-def _in_cyrillic(text: str) -> Iterator[str]:
-    """The text read in Cyrillic, once per reading; nothing unless it has only Latin letters."""
-    latin = normalize(text)
-    if not _LATIN_LETTER.search(latin) or _NOT_LATIN_LETTER.search(latin):
-        return
-    latin = normalize(_APOSTROPHE.sub("ь", text))
-    for pattern, table in _READINGS:
-        yield pattern.sub(lambda found: table[found[0]], latin)
-
-
+# Spoken Turkish drops the r of the present tense: "almiyo" for "almıyor", "istiyom" for
+# "istiyorum", "dövüyolar" for "dövüyorlar" (after normalize: ı -> i, ü -> u).
 _TURKISH_SPOKEN = re.compile(r"^(.+[iu]yo)(m|n|z|lar|du|dum|sun|sunuz)?$")
 _TURKISH_WRITTEN_ENDINGS = {"": "r", "m": "rum", "n": "rsun", "z": "ruz", "lar": "rlar", "du": "rdu",
                             "dum": "rdum", "sun": "rsun", "sunuz": "rsunuz"}
@@ -343,7 +314,7 @@ class CrisisGuide:
             return match
         # Latin letters may be Russian or Ukrainian ("muzh b'jot"): read in Cyrillic, a long enough
         # expression counts, unless a look-alike shows in any reading ("umirayu ot lyubopytstva").
-        readings = [_words(normalize(cyrillic)) for cyrillic in _in_cyrillic(text)]
+        readings = [_words(normalize(cyrillic)) for cyrillic in in_cyrillic(text)]
         if any(self._look_alike_in(self._terms.find(words)) for words in readings):
             return None
         for words in readings:

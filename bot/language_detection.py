@@ -5,7 +5,9 @@ decision uses what is known besides the letters, in this order:
 1. the script (Arabic letters are Arabic or Persian, never German) and letters only one of our
    languages uses (Persian پ چ ژ گ, Ukrainian і ї є ґ, Russian ы э ё, Bulgarian ъ, Turkish ğ ı, Romanian ă ș ț,
    French è ê à ù);
-2. the per-language words of content/words.yml (greetings, thanks, everyday words);
+2. the per-language words of content/words.yml (greetings, thanks, everyday words); in Latin
+   letters also those of Arabic, Persian, Russian, Ukrainian, Bulgarian as people type them without
+   their keyboard ("shukran", "3afwan", "spasibo": bot/transliteration.py);
 3. the language the user already speaks with the bot: a short message keeps it unless it shows
    another language plainly; German service words ("Termin", "Adresse") never move anyone;
 4. the channel's hint (browser language, Telegram `language_code`), then German, Herne's default.
@@ -13,6 +15,7 @@ Longer messages go to the statistical detector (Lingua), restricted to the scrip
 A language we do not speak is declared only for a long text the detector is sure of.
 """
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
@@ -20,13 +23,18 @@ from lingua import IsoCode639_1, Language, LanguageDetector, LanguageDetectorBui
 
 from bot.i18n import script_of
 from bot.normalization import normalize
+from bot.transliteration import Transliteration, in_cyrillic
 from bot.words import Words
 
 SHORT_WORDS = 3  # up to this many words a message is "short": words and context decide
 DETECTOR_MIN_LETTERS = 12  # below this the detector's guess is noise
 UNSUPPORTED_MIN_WORDS = 4  # calling a language unsupported needs a real sentence...
 UNSUPPORTED_MIN_LETTERS = 20
-UNSUPPORTED_MIN_CONFIDENCE = 0.8  # ...that the detector is sure of, and few of whose words are ours
+UNSUPPORTED_MIN_CONFIDENCE = 0.8  # ...that the detector is sure of, and few of whose words are ours:
+UNSUPPORTED_KNOWN = 4  # a quarter at most
+# Polish or Czech typed without diacritics shares words with Russian read in Cyrillic ("mogu", "apteka"):
+# a transliteration the detector takes for a language we do not speak needs half its words known.
+UNSUPPORTED_TYPED_KNOWN = 2
 NO_WORDS_DETECTOR_LETTERS = 8  # a short message no word list knows goes to the detector...
 NO_WORDS_DETECTOR_SHARE = 0.8  # ...which decides only when it is sure
 WORDS_MARGIN = 2  # a long message whose known words lead by this many is that language
@@ -44,6 +52,15 @@ _TELLING_LETTERS: dict[str, str] = {
     "de": "äß",  # ö and ü are Turkish too
     "fr": "èêàùœëûô",  # not é ("CaféO" in every language) nor ç (Turkish)
 }
+
+# Word forms only some of the Cyrillic languages write, each kind counting like a telling letter:
+# the Bulgarian comparative "по-просто", "по-добре" (Russian and Ukrainian hyphenate по- only before
+# -ски, -ому, -ему: "по-русски", "по-моему"), and the second person singular without a soft sign,
+# "можеш", "обясниш" (Bulgarian and Ukrainian; Russian writes "можешь").
+_TELLING_FORMS: tuple[tuple[frozenset[str], re.Pattern[str]], ...] = (
+    (frozenset({"bg"}), re.compile(r"(?<!\w)по-(?!\w*(?:ски|цки|ому|ему|єму|ьи)(?!\w))\w+")),
+    (frozenset({"bg", "uk"}), re.compile(r"(?<!\w)\w{2,}[аеиєяю]ш(?!\w)")),
+)
 
 
 @dataclass(frozen=True)
@@ -117,6 +134,7 @@ class LanguageChooser:
         self._words = words
         self._scripts = scripts
         self._default = default
+        self._transliteration = Transliteration(words, scripts)
 
     def decide(self, text: str, remembered: str | None, pending: str | None, hint: str | None) -> Decision:
         """The language to answer in. A new user gets the message's language (or the hint, or
@@ -151,13 +169,28 @@ class LanguageChooser:
             # and for a new user the channel's hint or Herne's default (German) decides.
             return Choice(remembered, reason="loanwords") if remembered is not None else None
         scores = self._scores(text, candidates)
+        if script == "LATIN":
+            # "marhaba", "3afwan", "spasibo": a language of another script typed in Latin letters.
+            for code, votes in self._transliteration.votes(text).items():
+                candidates.append(code)
+                scores[code] = votes
         if len(words) > SHORT_WORDS and letters >= DETECTOR_MIN_LETTERS:
             ranked = sorted(scores.values(), reverse=True) + [0, 0]
             leader = max(scores, key=lambda code: scores[code])
-            if ranked[0] - ranked[1] >= WORDS_MARGIN and self._detected_ours(text, len(words), letters):
+            # The detector knows no language of another script in Latin letters: their words count
+            # against its verdict that the text is in a language we do not speak (Polish, Czech).
+            known = ranked[0] if self._scripts[leader] != script else None
+            if ranked[0] - ranked[1] >= WORDS_MARGIN and self._detected_ours(text, len(words), letters, known):
                 # Most words are plainly one language's ("was ist kim genau"): no statistics needed.
                 return Choice(leader, sure=ranked[0] * 2 >= len(words) or self._new_script(remembered, script),
                               reason="words")
+            typed = [code for code in candidates if self._scripts[code] != script and scores[code] == ranked[0]]
+            if typed and all(scores[code] < ranked[0] for code in candidates if self._scripts[code] == script) \
+                    and self._detected_ours(text, len(words), letters, ranked[0]):
+                # Another script's language typed in Latin letters leads: the detector would read it as a Latin one.
+                code = self._ranked_among(typed, text, script)[0][0] if len(typed) > 1 else typed[0]
+                return Choice(code, sure=ranked[0] * 2 >= len(words) or self._new_script(remembered, script),
+                              reason="transliteration")
             long_choice = self._detect(text, candidates, remembered, len(words), letters)
             if long_choice is not None:
                 return replace(long_choice, sure=long_choice.sure or self._new_script(remembered, script))
@@ -184,33 +217,51 @@ class LanguageChooser:
             if fallback in leaders:
                 return Choice(fallback, sure=different_script, reason=reason)
         if letters >= 4:
-            ranked = [(code, value) for code, value in self._guesser.confidences(text) if code in leaders]
+            ranked = self._ranked_among(leaders, text, script)
             if ranked:
                 return Choice(ranked[0][0], sure=different_script, reason="detector")
         return Choice(leaders[0], sure=different_script, reason="script") if different_script or not remembered else None
+
+    def _ranked_among(self, leaders: list[str], text: str, script: str) -> list[tuple[str, float]]:
+        """The detector's ranking of the leaders; Cyrillic typed in Latin letters ("privet") is
+        judged in its Cyrillic readings, which the detector knows."""
+        if script == "LATIN" and all(self._scripts.get(code) == "CYRILLIC" for code in leaders):
+            totals = dict.fromkeys(leaders, 0.0)
+            for reading in in_cyrillic(text):
+                for code, value in self._guesser.confidences(reading):
+                    if code in totals:
+                        totals[code] += value
+            return sorted(totals.items(), key=lambda item: -item[1])
+        return [(code, value) for code, value in self._guesser.confidences(text) if code in leaders]
 
     def _new_script(self, remembered: str | None, script: str) -> bool:
         """A message in another script than the user's language: plainly another language."""
         return remembered is not None and self._scripts.get(remembered) != script
 
     def _scores(self, text: str, candidates: Iterable[str]) -> dict[str, int]:
-        """Word votes from content/words.yml plus telling letters (each letter kind counts twice)."""
+        """Word votes from content/words.yml plus telling letters and forms (each kind counts twice)."""
         votes = self._words.votes(text)
         lowered = text.lower()
         scores = {}
         for code in candidates:
             telling = _TELLING_LETTERS.get(code, "")
-            scores[code] = votes.get(code, 0) + 2 * sum(1 for char in set(lowered) if char in telling)
+            scores[code] = votes.get(code, 0) + 2 * sum(1 for char in set(lowered) if char in telling) \
+                + 2 * sum(1 for codes, form in _TELLING_FORMS if code in codes and form.search(lowered))
         return scores
 
-    def _detected_ours(self, text: str, n_words: int, letters: int) -> bool:
-        """False when the text is plainly in a language we do not speak (a Polish sentence)."""
-        return not self._unsupported(self._guesser.confidences(text), text, n_words, letters)
+    def _detected_ours(self, text: str, n_words: int, letters: int, known: int | None = None) -> bool:
+        """False when the text is plainly in a language we do not speak (a Polish sentence).
+        `known`: how many of its words a language typed in Latin letters knows, if one leads."""
+        return not self._unsupported(self._guesser.confidences(text), text, n_words, letters, known)
 
-    def _unsupported(self, ranked: list[tuple[str, float]], text: str, n_words: int, letters: int) -> bool:
+    def _unsupported(self, ranked: list[tuple[str, float]], text: str, n_words: int, letters: int,
+                     known: int | None = None) -> bool:
+        typed = known is not None
+        if known is None:
+            known = max(self._words.votes(text).values(), default=0)
         return bool(ranked) and ranked[0][0] == "" and ranked[0][1] >= UNSUPPORTED_MIN_CONFIDENCE \
             and n_words >= UNSUPPORTED_MIN_WORDS and letters >= UNSUPPORTED_MIN_LETTERS \
-            and max(self._words.votes(text).values(), default=0) * 4 <= n_words
+            and known * (UNSUPPORTED_TYPED_KNOWN if typed else UNSUPPORTED_KNOWN) <= n_words
 
     def _detect(self, text: str, candidates: list[str], remembered: str | None, n_words: int,
                 letters: int) -> Choice | None:

@@ -8,7 +8,7 @@ Terms are normalised like messages and match whole words (a term with spaces, a 
 """
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import yaml
@@ -48,12 +48,22 @@ class Words:
     loanwords: _Terms
     follow_up_start: dict[str, _Terms]
     follow_up_anywhere: dict[str, _Terms]
+    # Languages of another script as typed in Latin letters ("shukran", "mamnoon"), per language.
+    transliterated: dict[str, _Terms] = field(default_factory=dict)
+    # Words a language's `language` list has from its content texts (see `with_service_words`).
+    service_words: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def votes(self, text: str) -> Counter[str]:
         """How many of the message's words each language's list knows (loanwords not counted)."""
         words, padded = _split(text)
         words = [w for w in words if w not in self.loanwords.words]
         return Counter({code: n for code, terms in self.language.items() if (n := terms.count_in(words, padded))})
+
+    def transliterated_votes(self, text: str) -> Counter[str]:
+        """How many of the message's words each language's `transliterated:` list knows."""
+        words, padded = _split(text)
+        words = [w for w in words if w not in self.loanwords.words]
+        return Counter({code: n for code, terms in self.transliterated.items() if (n := terms.count_in(words, padded))})
 
     def only_loanwords(self, text: str) -> bool:
         """Every word is a German service word or no word at all ("CaféO Adresse", "Termin?")."""
@@ -82,12 +92,13 @@ def with_service_words(words: Words, texts: dict[str, list[str]]) -> Words:
     used = {code: {w for text in chunks for w in normalize_term(text).split()
                    if w.isalpha() and len(w) > 2 and w not in words.loanwords.words}
             for code, chunks in texts.items()}
-    language = {}
+    language, service_words = {}, {}
     for code, terms in words.language.items():
         others = set().union(*(used[other] for other in used if other != code))
         own = used.get(code, set()) - others
         language[code] = _Terms(terms.words | own, terms.phrases)
-    return Words(language, words.loanwords, words.follow_up_start, words.follow_up_anywhere)
+        service_words[code] = frozenset(own - terms.words)
+    return replace(words, language=language, service_words=service_words)
 
 
 def _split(text: str) -> tuple[list[str], str]:
@@ -124,7 +135,14 @@ def load_words(path: Path, languages: set[str]) -> Words:
         if missing:
             raise ContentError(f"{path}:{value.start_mark.line + 1}: {section}: languages missing: {missing}")
         per_language[section] = {code: terms for code, terms in by_code.items() if code in languages}
-    return Words(per_language["language"], loanwords, per_language["follow_up_start"], per_language["follow_up_anywhere"])
+    transliterated = {}
+    if (node := sections.get("transliterated")) is not None:  # optional: not every bot meets other scripts
+        if not isinstance(node, yaml.MappingNode):
+            raise ContentError(f"{path}:{node.start_mark.line + 1}: transliterated: expected words per language")
+        transliterated = {key.value: _terms(path, f"transliterated.{key.value}", terms)
+                          for key, terms in node.value if key.value in languages}
+    return Words(per_language["language"], loanwords, per_language["follow_up_start"],
+                 per_language["follow_up_anywhere"], transliterated)
 
 
 def _terms(path: Path, name: str, node: yaml.Node) -> _Terms:

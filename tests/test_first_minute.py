@@ -1,6 +1,8 @@
 """What a newcomer meets first, through POST /api/chat against the real Rasa server and a real
 database: the language of a short first message, no answers from stale context, the crisis path."""
 
+import re
+
 import httpx
 import pytest
 
@@ -16,6 +18,15 @@ CRISIS_REPLIES = load_content(PROJECT_ROOT / "content", {"de", "en", "ar", "tr",
 async def test_a_german_greeting_is_answered_in_german(client: httpx.AsyncClient, greeting: str) -> None:
     body = await Chat(client, user=f"greeting-{greeting}").say(greeting)
     assert (body["language"], body["topic"]) == ("de", "greet")
+
+
+@pytest.mark.parametrize(("message", "language", "letters"), [("marhaba", "ar", "\u0600-\u06ff"),
+                                                            ("spasibo", "ru", "\u0400-\u04ff")])
+async def test_a_language_typed_in_latin_letters_is_answered_in_its_own_script(
+        client: httpx.AsyncClient, message: str, language: str, letters: str) -> None:
+    body = await Chat(client, user=f"typed-{message}").say(message)
+    assert body["language"] == language
+    assert re.search(f"[{letters}]", texts(body))
 
 
 async def test_german_service_words_keep_a_russian_users_language(client: httpx.AsyncClient) -> None:

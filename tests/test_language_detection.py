@@ -8,6 +8,7 @@ import pytest
 from bot.content import load_content
 from bot.language_detection import LanguageChooser, LanguageGuesser
 from bot.settings import PROJECT_ROOT, Settings
+from bot.transliteration import arabizi_words
 
 SUPPORTED = ["de", "en", "ar", "tr", "ro", "uk", "ru", "fa", "fr", "bg"]
 SCRIPTS = {"de": "LATIN", "en": "LATIN", "tr": "LATIN", "ro": "LATIN", "ar": "ARABIC", "fa": "ARABIC",
@@ -157,3 +158,83 @@ def test_unsupported_is_said_only_for_a_long_text(chooser: LanguageChooser) -> N
 
 def test_a_sentence_in_another_script_switches_at_once_even_with_few_known_words(chooser: LanguageChooser) -> None:
     assert chooser.decide("я из Айкеля, кто мой кейс-менеджер?", "de", None, None).language == "ru"
+
+
+# -- other scripts typed in Latin letters (bot/transliteration.py) ---------------------------------
+
+
+@pytest.mark.parametrize("message", ["t7akini", "sa3idni", "3arabi", "la2 mesh hek"])
+def test_arabizi_digits_inside_latin_words_are_arabic(chooser: LanguageChooser, message: str) -> None:
+    """2 3 5 7 9 stand for Arabic consonants; none of these words is in a word list."""
+    assert chooser.decide(message, None, None, None).language == "ar"
+
+
+@pytest.mark.parametrize("message", ["a2 kurs", "b2", "3er bus", "um 9am", "3eme etage", "mp3", "9euro ticket"])
+def test_levels_ordinals_and_times_are_no_arabizi(message: str) -> None:
+    assert arabizi_words(message) == 0
+
+
+@pytest.mark.parametrize(("message", "language"), [("shukran", "ar"), ("marhaba", "ar"), ("mamnoon", "fa"),
+                                                   ("chetori", "fa"), ("kheyli mamnoon", "fa")])
+def test_transliterated_words_of_the_word_lists_are_their_language(chooser: LanguageChooser, message: str,
+                                                                   language: str) -> None:
+    assert chooser.decide(message, None, None, None).language == language
+
+
+@pytest.mark.parametrize(("message", "language"), [
+    ("ne ponimayu", "ru"), ("ne rozumiyu", "uk"), ("ne razbiram", "bg"), ("kolko struva kursat", "bg"),
+    ("privet", "ru"),  # Russian and Bulgarian both list привет: the detector, asked about the Cyrillic reading
+])
+def test_cyrillic_languages_in_latin_letters_are_read_in_cyrillic(chooser: LanguageChooser, message: str,
+                                                                  language: str) -> None:
+    assert chooser.decide(message, None, None, None).language == language
+
+
+@pytest.mark.parametrize(("message", "language"), [
+    ("ya hochu zapisatsya na kurs nemeckogo yazyka", "ru"),
+    ("mene zvaty olena i ya shukayu robotu", "uk"),
+    ("kazhete mi kude e kafeto", "bg"),
+    ("ana badi sajjel bil kurs ya3ni", "ar"),
+    ("man mikham dar kelas almani esm benevisam", "fa"),
+])
+def test_a_long_transliterated_message_is_its_language_not_a_latin_one(chooser: LanguageChooser, message: str,
+                                                                       language: str) -> None:
+    decision = chooser.decide(message, None, None, None)
+    assert (decision.language, decision.unsupported) == (language, False)
+
+
+@pytest.mark.parametrize(("message", "language"), [("test de nivel", "ro"), ("numar de telefon", "ro"),
+                                                   ("de", "de"), ("zerina kolic", "de")])
+def test_latin_words_and_names_read_in_cyrillic_make_no_transliteration(chooser: LanguageChooser, message: str,
+                                                                        language: str) -> None:
+    """"de" reads "де" (Ukrainian "where"), "Zerina" is in the Ukrainian texts as "Зеріна": neither
+    is a Ukrainian message."""
+    assert chooser.decide(message, None, None, None).language == language
+
+
+def test_a_transliterated_message_moves_a_returning_user_like_any_other(chooser: LanguageChooser) -> None:
+    first = chooser.decide("shukran", "de", None, None)
+    assert (first.language, first.pending) == ("de", "ar")
+    assert chooser.decide("t7akini", "de", first.pending, None).language == "ar"
+
+
+@pytest.mark.parametrize(("message", "language"), [
+    ("искаш ли да дойдеш по-рано", "bg"),  # the comparative по-, the second person without a soft sign
+    ("знаеш ли къде е", "bg"),
+    ("страхотно", "bg"),
+    ("да, благодаря", "bg"),
+    ("ты можешь говорить по-русски", "ru"),  # Russian hyphenates по- before -ски, and writes -шь
+])
+def test_bulgarian_and_russian_are_told_apart(chooser: LanguageChooser, message: str, language: str) -> None:
+    assert chooser.decide(message, None, None, None).language == language
+
+
+def test_polish_typed_without_diacritics_stays_a_language_we_do_not_speak(chooser: LanguageChooser) -> None:
+    """Read in Cyrillic, "mogu" and "apteka" are Russian words; two of six words are not enough."""
+    assert chooser.decide("Gdzie jest najblizsza apteka w miescie?", None, None, None).unsupported
+
+
+def test_letters_with_diacritics_are_no_transliteration(chooser: LanguageChooser) -> None:
+    """Read in Cyrillic, Polish "moj nowy adres" is Bulgarian "мой нови адрес"; typed with its
+    diacritics, "mój" is plainly a Latin-script language's own word."""
+    assert chooser.decide("mój nowy adres", None, None, None).language != "bg"
