@@ -10,7 +10,9 @@ decision uses what is known besides the letters, in this order:
    their keyboard ("shukran", "3afwan", "spasibo": bot/transliteration.py);
 3. the language the user already speaks with the bot: a short message keeps it unless it shows
    another language plainly; German service words ("Termin", "Adresse") never move anyone;
-4. the channel's hint (browser language, Telegram `language_code`), then German, Herne's default.
+4. the channel's hint (browser language, Telegram `language_code`);
+5. a word several languages use is read as the one whose own word it is ("sorry" is English,
+   "merci" French, though German speakers say both), then German, Herne's default.
 Longer messages go to the statistical detector (Lingua), restricted to the script's languages.
 A language we do not speak is declared only for a long text the detector is sure of.
 """
@@ -213,9 +215,17 @@ class LanguageChooser:
             total = sum(value for _, value in ranked)
             if ranked and total > 0 and ranked[0][1] / total >= NO_WORDS_DETECTOR_SHARE:
                 return Choice(ranked[0][0], sure=different_script, reason="detector")
-        for fallback, reason in ((hint, "hint"), (self._default, "default")):
-            if fallback in leaders:
-                return Choice(fallback, sure=different_script, reason=reason)
+        if hint in leaders:
+            return Choice(hint, sure=different_script, reason="hint")
+        if best > 0:
+            # "Merci", "hi": the languages that only borrowed the word give way to its own one.
+            borrowed = self._words.borrowed_votes(text)
+            fewest = min(borrowed.get(code, 0) for code in leaders)
+            leaders = [code for code in leaders if borrowed.get(code, 0) == fewest]
+            if len(leaders) == 1:
+                return Choice(leaders[0], sure=different_script, reason="own word")
+        if self._default in leaders:
+            return Choice(self._default, sure=different_script, reason="default")
         if letters >= 4:
             ranked = self._ranked_among(leaders, text, script)
             if ranked:

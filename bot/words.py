@@ -5,6 +5,8 @@ A detector guesses "Hallo" as English and "Servus" as Turkish: three words carry
 for statistics, but a list of greetings, thanks and everyday words knows them. The lists live in
 the content store so that KI staff can add a word without a developer.
 Terms are normalised like messages and match whole words (a term with spaces, a whole phrase).
+A language's borrowed words ("sorry" and "merci" in German) count for it like its own, but where
+languages tie on a message the ones whose own words they are come first.
 """
 
 from collections import Counter
@@ -17,7 +19,7 @@ from bot.errors import ContentError
 from bot.normalization import normalize
 from bot.content_files import SAFE_LOADER, normalize_term
 
-_SECTIONS = ("language", "loanwords", "follow_up_start", "follow_up_anywhere")
+_SECTIONS = ("language", "borrowed", "loanwords", "follow_up_start", "follow_up_anywhere")
 
 
 @dataclass(frozen=True)
@@ -38,13 +40,17 @@ class _Terms:
         greeting even though Russian has both words)."""
         return sum(w in self.words for w in words) + sum(len(p.split()) + 1 for p in self.phrases if p in padded)
 
+    def without(self, other: "_Terms") -> "_Terms":
+        return _Terms(self.words - other.words, tuple(p for p in self.phrases if p not in other.phrases))
+
     def starts(self, words: list[str], padded: str) -> bool:
         return bool(words) and words[0] in self.words or any(padded.startswith(p) for p in self.phrases)
 
 
 @dataclass(frozen=True)
 class Words:
-    language: dict[str, _Terms]
+    language: dict[str, _Terms]  # each language's own words
+    borrowed: dict[str, _Terms]  # words it uses that are another language's own (not every language has some)
     loanwords: _Terms
     follow_up_start: dict[str, _Terms]
     follow_up_anywhere: dict[str, _Terms]
@@ -54,10 +60,17 @@ class Words:
     service_words: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def votes(self, text: str) -> Counter[str]:
-        """How many of the message's words each language's list knows (loanwords not counted)."""
+        """How many of the message's words each language's lists know, own and borrowed (loanwords not counted)."""
+        return self._count(text, self.language) + self._count(text, self.borrowed)
+
+    def borrowed_votes(self, text: str) -> Counter[str]:
+        """How many of the message's words each language has only borrowed ("sorry" for German)."""
+        return self._count(text, self.borrowed)
+
+    def _count(self, text: str, lists: dict[str, _Terms]) -> Counter[str]:
         words, padded = _split(text)
         words = [w for w in words if w not in self.loanwords.words]
-        return Counter({code: n for code, terms in self.language.items() if (n := terms.count_in(words, padded))})
+        return Counter({code: n for code, terms in lists.items() if (n := terms.count_in(words, padded))})
 
     def transliterated_votes(self, text: str) -> Counter[str]:
         """How many of the message's words each language's `transliterated:` list knows."""
@@ -96,6 +109,8 @@ def with_service_words(words: Words, texts: dict[str, list[str]]) -> Words:
     for code, terms in words.language.items():
         others = set().union(*(used[other] for other in used if other != code))
         own = used.get(code, set()) - others
+        if code in words.borrowed:
+            own -= words.borrowed[code].words
         language[code] = _Terms(terms.words | own, terms.phrases)
         service_words[code] = frozenset(own - terms.words)
     return replace(words, language=language, service_words=service_words)
@@ -125,6 +140,7 @@ def load_words(path: Path, languages: set[str]) -> Words:
         if section not in sections:
             raise ContentError(f"{path}:1: `{section}:` is missing")
     loanwords = _terms(path, "loanwords", sections["loanwords"])
+    borrowed = _borrowed(path, sections["borrowed"], languages)
     per_language: dict[str, dict[str, _Terms]] = {}
     for section in ("language", "follow_up_start", "follow_up_anywhere"):
         value = sections[section]
@@ -141,8 +157,19 @@ def load_words(path: Path, languages: set[str]) -> Words:
             raise ContentError(f"{path}:{node.start_mark.line + 1}: transliterated: expected words per language")
         transliterated = {key.value: _terms(path, f"transliterated.{key.value}", terms)
                           for key, terms in node.value if key.value in languages}
-    return Words(per_language["language"], loanwords, per_language["follow_up_start"],
+    # A word a language has borrowed is not its own, even if it also stands in its `language:` list.
+    own = {code: terms.without(borrowed[code]) if code in borrowed else terms
+           for code, terms in per_language["language"].items()}
+    return Words(own, borrowed, loanwords, per_language["follow_up_start"],
                  per_language["follow_up_anywhere"], transliterated)
+
+
+def _borrowed(path: Path, node: yaml.Node, languages: set[str]) -> dict[str, _Terms]:
+    """The `borrowed:` section: for some languages, the words they use that another language owns."""
+    if not isinstance(node, yaml.MappingNode):
+        raise ContentError(f"{path}:{node.start_mark.line + 1}: borrowed: expected a list of words per language")
+    by_code = {key.value: _terms(path, f"borrowed.{key.value}", terms) for key, terms in node.value}
+    return {code: terms for code, terms in by_code.items() if code in languages}
 
 
 def _terms(path: Path, name: str, node: yaml.Node) -> _Terms:

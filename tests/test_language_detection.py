@@ -3,12 +3,15 @@ message is read with what is known besides its letters (greetings, the remembere
 channel's hint, German as Herne's default), "ok" never flips the language, and a language we do
 not support is not forced into one we do."""
 
+from pathlib import Path
+
 import pytest
 
 from bot.content import load_content
-from bot.language_detection import LanguageChooser, LanguageGuesser
+from bot.language_detection import Decision, LanguageChooser, LanguageGuesser
 from bot.settings import PROJECT_ROOT, Settings
 from bot.transliteration import arabizi_words
+from bot.words import load_words
 
 SUPPORTED = ["de", "en", "ar", "tr", "ro", "uk", "ru", "fa", "fr", "bg"]
 SCRIPTS = {"de": "LATIN", "en": "LATIN", "tr": "LATIN", "ro": "LATIN", "ar": "ARABIC", "fa": "ARABIC",
@@ -110,6 +113,26 @@ def test_ukrainian_and_russian_are_told_apart(chooser: LanguageChooser, language
      ("bonjour", "fr"), ("merci beaucoup", "fr"), ("здравейте", "bg"), ("благодаря", "bg"), ("Добър ден", "bg")],
 )
 def test_a_greeting_alone_is_answered_in_its_language(chooser: LanguageChooser, message: str, language: str) -> None:
+    assert chooser.decide(message, None, None, None).language == language
+
+
+@pytest.mark.parametrize(("message", "language"), [("Merci", "fr"), ("hi", "en"), ("sorry", "en"), ("Hey", "en")])
+def test_a_word_other_languages_borrowed_is_read_as_its_own_language(chooser: LanguageChooser, message: str,
+                                                                     language: str) -> None:
+    """German speakers say "merci", "hi" and "sorry" too, but alone they are French and English."""
+    assert chooser.decide(message, None, None, None).language == language
+
+
+@pytest.mark.parametrize("message", ["Merci", "hi", "sorry"])
+def test_a_borrowed_word_keeps_the_users_language_and_follows_the_hint(chooser: LanguageChooser, message: str) -> None:
+    assert chooser.decide(message, "de", None, None) == Decision("de")
+    assert chooser.decide(message, None, None, "de").language == "de"
+
+
+@pytest.mark.parametrize(("message", "language"), [("hi zusammen", "de"), ("servus tuturor", "ro"),
+                                                   ("Hey, wie geht's?", "de"), ("non merci", "fr")])
+def test_a_borrowed_word_does_not_outweigh_the_languages_own_words(chooser: LanguageChooser, message: str,
+                                                                   language: str) -> None:
     assert chooser.decide(message, None, None, None).language == language
 
 
@@ -238,3 +261,13 @@ def test_letters_with_diacritics_are_no_transliteration(chooser: LanguageChooser
     """Read in Cyrillic, Polish "moj nowy adres" is Bulgarian "мой нови адрес"; typed with its
     diacritics, "mój" is plainly a Latin-script language's own word."""
     assert chooser.decide("mój nowy adres", None, None, None).language != "bg"
+
+
+def test_a_borrowed_word_also_in_the_languages_own_list_counts_once_as_borrowed(tmp_path: Path) -> None:
+    """Staff adding "merci" to German's own words again must not make "Merci" German."""
+    (tmp_path / "words.yml").write_text(
+        "language: {de: [danke, merci], fr: [merci]}\nborrowed: {de: [merci]}\nloanwords: [termin]\n"
+        "follow_up_start: {de: [und], fr: [et]}\nfollow_up_anywhere: {de: [dort], fr: [la-bas]}\n", encoding="utf-8")
+    words = load_words(tmp_path / "words.yml", {"de", "fr"})
+    assert words.votes("Merci") == {"de": 1, "fr": 1}
+    assert words.borrowed_votes("Merci") == {"de": 1}
