@@ -324,6 +324,12 @@ class CrisisGuide:
                 return match
         return None
 
+    def looks_alike(self, text: str) -> bool:
+        """A curated look-alike ("this heat is killing me", a first-aid course) is in the text, as
+        written or read in Cyrillic: the NLU's second signal of danger defers to it."""
+        readings = [_words(normalize(text))] + [_words(normalize(cyrillic)) for cyrillic in in_cyrillic(text)]
+        return any(self._look_alike_in(self._terms.find(words)) for words in readings)
+
     def _look_alike_in(self, found: dict[int, list[int]]) -> bool:
         return any(next(look_alike.matches([found[i] for i in ids]), None) is not None
                    for look_alike, ids in self._look_alikes.candidates(found))

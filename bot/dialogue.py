@@ -468,7 +468,7 @@ class Dialogue:
         except NluUnavailable:
             return nlu_unavailable(turn), language, "", 0.0, None
         result = self._choose_action(turn, understood, state, first_contact)
-        if self._suspects_crisis(understood):
+        if self._suspects_crisis(understood, message.text, content):
             # Danger in words the expressions do not have, as the NLU reads it: the numbers at
             # once all the same, and the answer to the question after them, if there is one.
             alarm = crisis(turn)
@@ -480,11 +480,12 @@ class Dialogue:
             result = replace(result, replies=result.replies + (offer,))
         return result, language, understood.intent, understood.confidence, understood
 
-    def _suspects_crisis(self, understood: Understanding) -> bool:
-        """The NLU's best guess is the crisis intent, and it is sure enough (CRISIS_NLU_THRESHOLD,
-        chosen on ordinary messages: README, "Crisis path")."""
+    def _suspects_crisis(self, understood: Understanding, text: str, content: ContentVersion) -> bool:
+        """The NLU's best guess is the crisis intent, sure enough (CRISIS_NLU_THRESHOLD: README,
+        "Crisis path"), and no curated look-alike explains the words ("my boss will kill me")."""
         best = understood.guesses[0] if understood.guesses else None
-        return best is not None and best[0] == CRISIS_INTENT and best[1] >= self._crisis_nlu_threshold
+        return best is not None and best[0] == CRISIS_INTENT and best[1] >= self._crisis_nlu_threshold \
+            and not content.store.crisis.looks_alike(text)
 
     def _fresh_context(self, content: ContentVersion, state: "_State", now: dt.datetime) -> Topic | None:
         """The previous turn's topic, unless it is older than the context window."""

@@ -196,3 +196,10 @@ async def test_the_nlus_crisis_intent_brings_the_numbers_when_it_is_sure(dialogu
     assert outcome.topic == "crisis" and "112" in outcome.replies[0].text and "110" in outcome.replies[0].text
     nlu.says("my heating is broken again", "crisis", 0.8, ranking=[("crisis", 0.8), ("cafeo_about", 0.1)])
     assert (await dialogue.handle(text("my heating is broken again", user="u2"))).topic != "crisis"
+
+
+async def test_a_curated_look_alike_outweighs_the_nlus_crisis_intent(dialogue: Dialogue, nlu: FakeNlu) -> None:
+    """"The heat is killing me" is a look-alike in content/crisis.yml: however sure the NLU is,
+    the question gets its usual answer."""
+    nlu.says("die hitze heute bringt mich noch um", "crisis", 0.99)
+    assert (await dialogue.handle(text("die hitze heute bringt mich noch um"))).topic != "crisis"
