@@ -271,3 +271,10 @@ def test_a_borrowed_word_also_in_the_languages_own_list_counts_once_as_borrowed(
     words = load_words(tmp_path / "words.yml", {"de", "fr"})
     assert words.votes("Merci") == {"de": 1, "fr": 1}
     assert words.borrowed_votes("Merci") == {"de": 1}
+
+
+@pytest.mark.parametrize("message", ["Mama", "papa"])
+def test_a_german_word_that_reads_as_cyrillic_stays_german_for_a_new_user(chooser: LanguageChooser, message: str) -> None:
+    """"Mama" read in Cyrillic is Ukrainian "мама"; it is a German word as much."""
+    assert chooser.decide(message, None, None, None).language == "de"
+    assert chooser.decide(message, "uk", None, None).language == "uk"
