@@ -72,15 +72,17 @@ async def test_a_busy_server_gets_no_more_texts_while_the_other_is_free() -> Non
     slow, free = FakeRasa(), FakeRasa()
     slow.held.clear()
     async with serving(slow, free) as urls, httpx.AsyncClient() as http:
-        nlu = RasaNluClient(urls, "", 5, http)
+        nlu = RasaNluClient(urls, "", 2, http)
         waiting = asyncio.create_task(nlu.parse("die erste frage"))
-        while not slow.texts and not free.texts:
-            await asyncio.sleep(0.01)
-        busy, other = (slow, free) if slow.texts else (free, slow)
-        for n in range(4):
-            await nlu.parse(f"frage {n}")
-        slow.held.set()
-        await waiting
+        try:
+            while not slow.texts and not free.texts:
+                await asyncio.sleep(0.01)
+            busy, other = (slow, free) if slow.texts else (free, slow)
+            for n in range(4):
+                await nlu.parse(f"frage {n}")
+        finally:
+            slow.held.set()  # the fake server can stop only once its texts are answered
+            await asyncio.gather(waiting, return_exceptions=True)
     assert len(busy.texts) == 1 and len(other.texts) == 4
 
 
