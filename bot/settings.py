@@ -140,7 +140,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _rasa_urls_or_processes(self) -> "Settings":
         if self.rasa_urls and self.rasa_processes > 1:
-            raise ValueError("set RASA_URLS (servers started elsewhere) or RASA_PROCESSES (servers `make run` "
+            raise ValueError("set RASA_URLS (every server named) or RASA_PROCESSES (servers `make run` "
                              "starts on RASA_URL's port and the next ones), not both")
         return self
 

@@ -1,10 +1,17 @@
 """Several Rasa servers (RASA_URLS): texts are spread over them, and a text one server cannot
-answer (connection refused, 5xx) is answered by another. The servers are FAKE Rasa servers on
-loopback (real HTTP; each answers `/model/parse` with a scripted intent and counts the texts)."""
+answer (connection refused, 5xx) is answered by another; `make run` starts RASA_PROCESSES of them.
+The servers are FAKE Rasa servers on loopback (real HTTP; each answers `/model/parse` with a
+scripted intent and counts the texts)."""
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
 
 import httpx
 import pytest
@@ -13,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from bot import run
 from bot.errors import NluUnavailable
 from bot.language_detection import LanguageGuesser
 from bot.nlu import RasaNluClient
@@ -149,3 +157,40 @@ def test_rasa_urls_default_to_rasa_url_and_are_checked() -> None:
             Settings(rasa_urls=wrong)
     with pytest.raises(ValueError, match="not both"):
         Settings(rasa_urls="http://a:5005,http://b:5005", rasa_processes=2)
+
+
+def test_make_run_starts_rasa_processes_on_consecutive_ports_and_restarts_each(monkeypatch: pytest.MonkeyPatch) -> None:
+    """RASA_PROCESSES=2: `make run` supervises two Rasa servers (on RASA_URL's port and the next),
+    restarts the second when it dies, and the application is given both URLs. FAKE Rasa
+    processes: each a sleeping Python child, recording where it was asked to listen."""
+    settings = Settings(rasa_url="http://127.0.0.1:5105", rasa_processes=2)
+    urls = run.rasa_urls_to_start(settings)
+    assert urls == ["http://127.0.0.1:5105", "http://127.0.0.1:5106"]
+    assert Settings(rasa_urls=",".join(urls)).rasa_url_list() == urls  # what the application reads
+    assert run.rasa_urls_to_start(Settings(rasa_url="http://127.0.0.1:5105")) == ["http://127.0.0.1:5105"]
+
+    listening: list[tuple[str, int]] = []
+
+    def fake_rasa(model: Path, host: str, port: int, token: str) -> subprocess.Popen[bytes]:
+        listening.append((host, port))
+        return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+
+    monkeypatch.setattr(run, "start_rasa", fake_rasa)
+    monkeypatch.setattr(run, "_start", lambda argv, env: fake_rasa(Path(), "app", 0, ""))
+    supervisor, names = run.supervise(Path("model.tar.gz"), urls, {"RASA_TOKEN": "t"})
+    assert names == ["rasa", "rasa-2"]
+    supervisor.start()
+    try:
+        assert listening == [("127.0.0.1", 5105), ("127.0.0.1", 5106), ("app", 0)]
+        second = supervisor["rasa-2"].process
+        assert second is not None
+        os.killpg(second.pid, signal.SIGKILL)
+        second.wait()
+        deadline = time.monotonic() + 10
+        while supervisor["rasa-2"].restarts == 0 and time.monotonic() < deadline:
+            supervisor.poll()
+            time.sleep(0.1)
+        assert supervisor["rasa-2"].restarts == 1 and supervisor["rasa"].restarts == 0
+        assert listening[-1] == ("127.0.0.1", 5106)
+    finally:
+        supervisor.stop()
