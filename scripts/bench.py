@@ -361,7 +361,8 @@ def measure(args: argparse.Namespace, targets: list[str], levels: list[int], mid
             break
         if postgres:
             reset_database(args.database_url)
-        env = {**os.environ, "RASA_URL": rasa_urls[0], "RASA_URLS": ",".join(rasa_urls), "RASA_TOKEN": token, "BOT_HTTP_HOST": "127.0.0.1",
+        env = {**os.environ, "RASA_URL": rasa_urls[0], "RASA_URLS": ",".join(rasa_urls), "RASA_PROCESSES": "1",
+               "RASA_TOKEN": token, "BOT_HTTP_HOST": "127.0.0.1",
                "DATABASE_URL": args.database_url or f"sqlite:///{tmp}/bench.db",
                "WEB_SECRET": secrets.token_urlsafe(32), "WEB_SECRET_FILE": f"{tmp}/web-secret",
                # Each user writes many messages a second: the per-user limit protects
