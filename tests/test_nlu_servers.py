@@ -148,6 +148,20 @@ async def test_with_one_rasa_server_down_the_user_is_answered_not_given_the_menu
     assert set(questions) <= set(answering.texts)
 
 
+@pytest.mark.rasa
+async def test_the_real_rasa_answers_when_the_server_named_before_it_is_down(
+    database_url: str, rasa_server: tuple[str, str], guesser: LanguageGuesser
+) -> None:
+    url, token = rasa_server
+    settings = make_settings(database_url, token=token, rasa_urls=f"{nobody_listening()},{url}")
+    app, http = await start_app(settings, guesser)
+    async with app.router.lifespan_context(app), http:  # type: ignore[attr-defined]
+        chat = Chat(http)
+        for _ in range(3):
+            body = await chat.say("Wo ist das CaféO?")
+            assert body["topic"] == "cafeo.about" and "Overwegstr" in texts(body)
+
+
 def test_rasa_urls_default_to_rasa_url_and_are_checked() -> None:
     assert Settings(rasa_url="http://rasa:5005").rasa_url_list() == ["http://rasa:5005"]
     both = Settings(rasa_urls=" http://a:5005/, http://b:5005 ")
