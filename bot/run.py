@@ -220,14 +220,15 @@ def main() -> int:
                     print(f"not ready after {READY_TIMEOUT_SECONDS} s; stopping", file=sys.stderr)
                     return 1
             elif sum(supervisor[name].restarts for name in rasa_names) > nlu_restarts and \
-                    _health(health).get("nlu") == "ok":
+                    _health(health).get("nlu_servers") == f"{len(rasa_names)}/{len(rasa_names)}":
                 nlu_restarts = sum(supervisor[name].restarts for name in rasa_names)
-                log.warning("a Rasa NLU server is back; the bot understands written questions again")
+                log.warning("Rasa is back (all %d servers answer); the bot understands written questions as before",
+                            len(rasa_names))
             time.sleep(0.5)
         return 0
     finally:
         supervisor.stop()
-        print("Stopped the NLU server and the application.", file=sys.stderr)
+        print("Stopped the NLU server(s) and the application.", file=sys.stderr)
 
 
 if __name__ == "__main__":
