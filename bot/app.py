@@ -104,7 +104,7 @@ def create_app(settings: Settings, guesser: LanguageGuesser | None = None) -> St
     engine = make_engine(settings.database_url)
     storage = Storage(engine)
     http = httpx.AsyncClient(limits=httpx.Limits(max_connections=64, max_keepalive_connections=32))
-    nlu = RasaNluClient(settings.rasa_url, settings.rasa_token, settings.nlu_timeout_seconds, http)
+    nlu = RasaNluClient(settings.rasa_url_list(), settings.rasa_token, settings.nlu_timeout_seconds, http)
     dialogue = Dialogue(storage, nlu, content, languages, guesser, settings.default_language,
                         settings.answer_threshold, settings.clarify_threshold, settings.context_minutes,
                         case_retention_days=settings.case_retention_days,
@@ -163,8 +163,10 @@ def create_app(settings: Settings, guesser: LanguageGuesser | None = None) -> St
             await engine.dispose()
 
     async def healthz(request: Request) -> Response:
-        nlu_ok, db_ok = await asyncio.gather(nlu.is_ready(), storage.ping())
-        body = {"status": "ok" if db_ok else "degraded", "nlu": "ok" if nlu_ok else "down",
+        nlu_ready, db_ok = await asyncio.gather(nlu.servers_ready(), storage.ping())
+        # "nlu" is ok while any Rasa server answers; "nlu_servers" counts those that do ("1/2").
+        body = {"status": "ok" if db_ok else "degraded", "nlu": "ok" if any(nlu_ready) else "down",
+                "nlu_servers": f"{sum(nlu_ready)}/{len(nlu_ready)}",
                 "db": "ok" if db_ok else "down", "channels": {s.channel.name: s.status for s in starters},
                 "content": content.status()}
         return JSONResponse(body, status_code=200 if db_ok else 503)

@@ -1,10 +1,23 @@
-"""Client of the Rasa NLU server (`rasa run --enable-api`): text in, a typed NluResult out."""
+"""Client of the Rasa NLU servers (`rasa run --enable-api`): text in, a typed NluResult out. One
+server or several (RASA_URLS): each text goes to the server with the fewest texts in flight, in
+turn when they are even, and to the next server when one refuses the connection or answers 5xx."""
 
+import asyncio
+import itertools
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import httpx
 
 from bot.errors import NluUnavailable
+
+# A server that failed is asked last for this long (then in turn again): while one of two Rasa
+# processes restarts, texts do not wait for its refusal first.
+ASK_LAST_AFTER_FAILURE_SECONDS = 5.0
+# The server is away or broke the connection: the text was not answered, another server may be asked.
+_SERVER_AWAY = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.ReadError,
+                httpx.WriteError)
 
 
 @dataclass(frozen=True)
@@ -23,45 +36,98 @@ class NluResult:
     entities: dict[str, str]
 
 
-class RasaNluClient:
-    """Asks `/model/parse` over one shared `httpx.AsyncClient`; raises NluUnavailable, never returns None."""
+@dataclass
+class _Server:
+    """One Rasa server and what the client knows of it."""
 
-    def __init__(self, base_url: str, token: str, timeout_seconds: float, client: httpx.AsyncClient) -> None:
-        self._url = f"{base_url}/model/parse"
+    url: str
+    in_flight: int = 0
+    failed_at: float = float("-inf")
+
+
+class RasaNluClient:
+    """Asks `/model/parse` over one shared `httpx.AsyncClient`; raises NluUnavailable, never returns
+    None. With several servers, a text one of them could not answer is asked of the next: within
+    `timeout_seconds` in all, so the user waits no longer than with one server."""
+
+    def __init__(self, base_urls: str | Sequence[str], token: str, timeout_seconds: float,
+                 client: httpx.AsyncClient) -> None:
+        urls = [base_urls] if isinstance(base_urls, str) else list(base_urls)
+        if not urls:
+            raise ValueError("no NLU server URL")
+        self._servers = [_Server(url.rstrip("/")) for url in urls]
+        self._turn = itertools.count()
         self._params = {"token": token} if token else {}
         self._timeout = timeout_seconds
         self._client = client
 
     async def parse(self, text: str) -> NluResult:
-        try:
-            response = await self._client.post(
-                self._url, params=self._params, json={"text": text}, timeout=self._timeout
-            )
-            response.raise_for_status()
-            body = response.json()
-            intent = body["intent"]
-            ranking = tuple(
-                IntentScore(str(item["name"]), float(item["confidence"]))
-                for item in body.get("intent_ranking") or [intent]
-            )
-            entities = _one_value_each(body.get("entities") or [])
-            return NluResult(
-                intent=str(intent["name"]),
-                confidence=float(intent["confidence"]),
-                ranking=ranking,
-                entities=entities,
-            )
-        except (httpx.HTTPError, ValueError, KeyError, TypeError) as error:
-            raise NluUnavailable(f"NLU server at {self._url}: {type(error).__name__}: {error}") from error
+        deadline = time.monotonic() + self._timeout
+        failures: list[str] = []
+        for server in self._in_order_to_ask():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            server.in_flight += 1
+            try:
+                response = await self._client.post(f"{server.url}/model/parse", params=self._params,
+                                                   json={"text": text}, timeout=remaining)
+            except _SERVER_AWAY as error:
+                server.failed_at = time.monotonic()
+                failures.append(f"{server.url}: {type(error).__name__}: {error}")
+                continue
+            except httpx.HTTPError as error:  # a timeout: the time to wait is spent
+                raise NluUnavailable(f"NLU server at {server.url}: {type(error).__name__}: {error}") from error
+            finally:
+                server.in_flight -= 1
+            if response.is_server_error:
+                server.failed_at = time.monotonic()
+                failures.append(f"{server.url}: HTTP {response.status_code}")
+                continue
+            return _result(server.url, response)
+        raise NluUnavailable(f"no NLU server answered within {self._timeout:g} s: {'; '.join(failures) or 'no time left'}")
+
+    def _in_order_to_ask(self) -> list[_Server]:
+        """Servers that failed lately last, then the fewest texts in flight first, ties in turn."""
+        start = next(self._turn) % len(self._servers)
+        rotated = self._servers[start:] + self._servers[:start]
+        now = time.monotonic()
+        return sorted(rotated, key=lambda s: (now - s.failed_at < ASK_LAST_AFTER_FAILURE_SECONDS, s.in_flight))
 
     async def is_ready(self) -> bool:
-        """True when the server answers and has a model loaded."""
+        """True when at least one server answers and has a model loaded."""
+        return any(await self.servers_ready())
+
+    async def servers_ready(self) -> list[bool]:
+        """For each server in the order configured: it answers and has a model loaded."""
+        return list(await asyncio.gather(*(self._server_ready(server) for server in self._servers)))
+
+    async def _server_ready(self, server: _Server) -> bool:
         try:
-            response = await self._client.get(self._url.rsplit("/model", 1)[0] + "/status",
-                                              params=self._params, timeout=self._timeout)
+            response = await self._client.get(f"{server.url}/status", params=self._params, timeout=self._timeout)
             return response.status_code == 200 and bool(response.json().get("model_file"))
         except (httpx.HTTPError, ValueError):
             return False
+
+
+def _result(url: str, response: httpx.Response) -> NluResult:
+    """The NluResult of a `/model/parse` answer; NluUnavailable for anything else (401, garbage)."""
+    try:
+        response.raise_for_status()
+        body = response.json()
+        intent = body["intent"]
+        ranking = tuple(
+            IntentScore(str(item["name"]), float(item["confidence"]))
+            for item in body.get("intent_ranking") or [intent]
+        )
+        return NluResult(
+            intent=str(intent["name"]),
+            confidence=float(intent["confidence"]),
+            ranking=ranking,
+            entities=_one_value_each(body.get("entities") or []),
+        )
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as error:
+        raise NluUnavailable(f"NLU server at {url}: {type(error).__name__}: {error}") from error
 
 
 def _one_value_each(found: list[dict[str, object]]) -> dict[str, str]:

@@ -1,5 +1,5 @@
-"""`make run`: start the Rasa NLU server and the application under a `Supervisor`, wait until both
-answer, restart either when it dies (with exponential backoff; the application answers with the
+"""`make run`: start the Rasa NLU server (RASA_PROCESSES of them) and the application under a
+`Supervisor`, wait until both answer, restart either when it dies (with exponential backoff; the application answers with the
 topic menu while Rasa is away), and stop both cleanly on Ctrl-C or SIGTERM (each child runs in its
 own process group; none is orphaned)."""
 
@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
@@ -19,7 +20,7 @@ import httpx
 from bot import nlu_model
 from bot.errors import ConfigError
 from bot.rasa_process import signal_group, start_rasa
-from bot.settings import PROJECT_ROOT, load_settings
+from bot.settings import PROJECT_ROOT, Settings, load_settings
 
 READY_TIMEOUT_SECONDS = 300
 CANNOT_START = 2  # bot.main's exit code for a broken configuration or content file: restarting cannot help
@@ -136,6 +137,34 @@ def _start(argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(argv, cwd=PROJECT_ROOT, env=env, start_new_session=True)
 
 
+def rasa_urls_to_start(settings: Settings) -> list[str]:
+    """The Rasa servers `make run` starts on this machine: each of RASA_URLS, or RASA_PROCESSES of
+    them on RASA_URL's port and the ports after it."""
+    if settings.rasa_urls:
+        return settings.rasa_url_list()
+    first = urlparse(settings.rasa_url)
+    port = first.port or 5005
+    return [f"{first.scheme}://{first.hostname}:{port + n}" for n in range(settings.rasa_processes)]
+
+
+def supervise(model: Path, rasa_urls: list[str], env: dict[str, str]) -> tuple[Supervisor, list[str]]:
+    """A supervisor of one Rasa server per URL (named rasa, rasa-2, …) and the application;
+    returns it and the Rasa children's names."""
+    supervisor = Supervisor()
+    rasa_names = ["rasa" if n == 0 else f"rasa-{n + 1}" for n in range(len(rasa_urls))]
+    for name, url in zip(rasa_names, rasa_urls):
+        supervisor.add(name, _rasa_at(model, url, env["RASA_TOKEN"]))
+    supervisor.add("app", lambda: _start([sys.executable, "-m", "bot.main"], env),
+                   fatal_exit_codes=[CANNOT_START])
+    return supervisor, rasa_names
+
+
+def _rasa_at(model: Path, url: str, token: str) -> Callable[[], subprocess.Popen[bytes]]:
+    """A start function for the Rasa server that listens where `url` says."""
+    address = urlparse(url)
+    return lambda: start_rasa(model, address.hostname or "127.0.0.1", address.port or 5005, token)
+
+
 def _health(url: str) -> dict[str, str]:
     try:
         return dict(httpx.get(url, timeout=2).json())
@@ -154,14 +183,12 @@ def main() -> int:
     env = dict(os.environ)
     env.setdefault("RASA_TOKEN", settings.rasa_token or secrets.token_urlsafe(24))
     env["PYTHONPATH"] = str(PROJECT_ROOT)
-    rasa = urlparse(settings.rasa_url)
+    rasa_urls = rasa_urls_to_start(settings)
+    env["RASA_URLS"] = ",".join(rasa_urls)  # the application asks every server started here
+    env.pop("RASA_PROCESSES", None)
     model = nlu_model.train(PROJECT_ROOT / "nlu_data" / "config.yml")
     os.environ["PYTHONPATH"] = env["PYTHONPATH"]
-    supervisor = Supervisor()
-    supervisor.add("rasa",
-                   lambda: start_rasa(model, rasa.hostname or "127.0.0.1", rasa.port or 5005, env["RASA_TOKEN"]))
-    supervisor.add("app", lambda: _start([sys.executable, "-m", "bot.main"], env),
-                   fatal_exit_codes=[CANNOT_START])
+    supervisor, rasa_names = supervise(model, rasa_urls, env)
     stopping = False
 
     def on_signal(signum: int, frame: object) -> None:
@@ -184,21 +211,24 @@ def main() -> int:
                 body = _health(health)
                 ready = body.get("nlu") == "ok" and body.get("db") == "ok"
                 if ready:
-                    nlu_restarts = supervisor["rasa"].restarts
-                    print(f"\nReady after {time.monotonic() - started:.0f} s. Open the web chat: "
+                    nlu_restarts = sum(supervisor[name].restarts for name in rasa_names)
+                    print(f"\nReady after {time.monotonic() - started:.0f} s ({body.get('nlu_servers')} Rasa "
+                          f"servers answer). Open the web chat: "
                           f"http://{settings.bot_http_host}:{settings.bot_http_port}/\n"
                           f"Channels on: {', '.join(settings.channels())}\nStop with Ctrl-C.\n", flush=True)
                 elif time.monotonic() - started > READY_TIMEOUT_SECONDS:
                     print(f"not ready after {READY_TIMEOUT_SECONDS} s; stopping", file=sys.stderr)
                     return 1
-            elif supervisor["rasa"].restarts > nlu_restarts and _health(health).get("nlu") == "ok":
-                nlu_restarts = supervisor["rasa"].restarts
-                log.warning("the Rasa NLU server is back; the bot understands written questions again")
+            elif sum(supervisor[name].restarts for name in rasa_names) > nlu_restarts and \
+                    _health(health).get("nlu_servers") == f"{len(rasa_names)}/{len(rasa_names)}":
+                nlu_restarts = sum(supervisor[name].restarts for name in rasa_names)
+                log.warning("Rasa is back (all %d servers answer); the bot understands written questions as before",
+                            len(rasa_names))
             time.sleep(0.5)
         return 0
     finally:
         supervisor.stop()
-        print("Stopped the NLU server and the application.", file=sys.stderr)
+        print("Stopped the NLU server(s) and the application.", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,11 @@ class Settings(BaseSettings):
     bot_http_port: int = Field(default=8080, ge=1, le=65535)
     database_url: str = f"sqlite+aiosqlite:///{PROJECT_ROOT / 'var' / 'bot.db'}"
     rasa_url: str = "http://127.0.0.1:5005"
+    # Several Rasa servers, comma-separated: each text goes to the least busy one, and to another
+    # when one is down (bot/nlu.py). Empty: RASA_URL alone.
+    rasa_urls: str = ""
+    # Rasa processes `make run` starts, on RASA_URL's port and the ports after it (each ~580 MB).
+    rasa_processes: int = Field(default=1, ge=1, le=8)
     rasa_token: str = ""
     nlu_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
     content_dir: Path = PROJECT_ROOT / "content"
@@ -125,6 +130,23 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
+    @field_validator("rasa_urls")
+    @classmethod
+    def _http_urls(cls, value: str) -> str:
+        urls = [url.strip().rstrip("/") for url in value.split(",") if url.strip()]
+        wrong = [url for url in urls if not url.startswith(("http://", "https://"))]
+        if wrong:
+            raise ValueError(f"each URL must start with http:// or https://: {', '.join(wrong)}")
+        if len(set(urls)) < len(urls):
+            raise ValueError("a URL is named twice")
+        return ",".join(urls)
+
+    @model_validator(mode="after")
+    def _rasa_urls_or_processes(self) -> "Settings":
+        if self.rasa_urls and self.rasa_processes > 1:
+            raise ValueError("set RASA_URLS (every server named) or RASA_PROCESSES (servers `make run` "
+                             "starts on RASA_URL's port and the next ones), not both")
+        return self
 
     @model_validator(mode="after")
     def _smtp_complete(self) -> "Settings":
@@ -163,6 +185,10 @@ class Settings(BaseSettings):
         if self.whatsapp_access_token:
             on.append("WhatsApp")
         return on
+
+    def rasa_url_list(self) -> list[str]:
+        """The Rasa servers the application asks: RASA_URLS, or RASA_URL alone."""
+        return self.rasa_urls.split(",") if self.rasa_urls else [self.rasa_url]
 
     def smtp_recipient_list(self) -> list[str]:
         return [address.strip() for address in self.smtp_recipients.split(",") if address.strip()]

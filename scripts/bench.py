@@ -3,13 +3,15 @@ and of the Telegram and WhatsApp webhooks with the fake platforms, on one or two
 
     .venv/bin/python scripts/bench.py [--duration 15] [--users 1,8,32,128]
         [--targets rasa,chat,telegram,whatsapp] [--processes 1,2 --database-url postgresql://…]
-        [--py-spy FILE]
+        [--rasa-processes 1,2] [--py-spy FILE]
 
 Webhooks (scripts/bench_webhooks.py): closed-loop users, each waiting for its answer at the fake
 platform before writing again; lost and doubled answers counted from what the fakes received.
 Two processes need PostgreSQL (`--database-url`, a database for benchmarks only: its schema is
 dropped and made anew for each number of processes); users are spread over the processes.
 Peak memory: each process's VmHWM (peak resident set) from /proc, read after every run.
+`--rasa-processes 1,2`: everything measured once with one Rasa server and once with two (the
+application asks both, RASA_URLS; Rasa alone: one wrk per server at once, the connections split).
 
 One run on loopback: trains the NLU model if its inputs changed (cached by fingerprint), starts a
 Rasa NLU server and the application (`python -m bot.main`, SQLite in a temporary directory, free
@@ -129,6 +131,8 @@ class Run:
     figures: dict[str, float]
     processes: int = 1
     peak_mb: tuple[float, ...] = ()  # each application process's peak RSS so far
+    rasa_processes: int = 1
+    rasa_peak_mb: tuple[float, ...] = ()  # each Rasa process's peak RSS so far
 
     @property
     def throughput(self) -> float:
@@ -243,13 +247,15 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def wrk_split(script: Path, app_urls: list[str], texts: list[str], connections: int, seconds: float) -> dict[str, float]:
-    """wrk on POST /api/chat, the connections spread over the processes (one wrk per process, at
-    once); requests and errors added up, latency percentiles the worst of the processes'."""
-    shares = [connections // len(app_urls) + (i < connections % len(app_urls)) for i in range(len(app_urls))]
-    with ThreadPool(len(app_urls)) as pool:
-        parts = pool.starmap(wrk, [(script, url, "/api/chat", "chat", texts, share, seconds)
-                                   for url, share in zip(app_urls, shares) if share])
+def wrk_split(script: Path, urls: list[str], texts: list[str], connections: int, seconds: float,
+              path: str = "/api/chat", mode: str = "chat") -> dict[str, float]:
+    """wrk on `path` (POST /api/chat, or Rasa's /model/parse), the connections spread over the
+    processes (one wrk per process, at once); requests and errors added up, latency percentiles
+    the worst of the processes'."""
+    shares = [connections // len(urls) + (i < connections % len(urls)) for i in range(len(urls))]
+    with ThreadPool(len(urls)) as pool:
+        parts = pool.starmap(wrk, [(script, url, path, mode, texts, share, seconds)
+                                   for url, share in zip(urls, shares) if share])
     combined = {key: sum(p[key] for p in parts) for key in ("requests", "connect", "read", "write", "status",
                                                             "timeout", "not_ok", "degraded")}
     combined |= {key: max(p[key] for p in parts) for key in ("seconds", "p50", "p95", "p99", "max")}
@@ -304,25 +310,112 @@ def reset_database(database_url: str) -> None:
     asyncio.run(reset())
 
 
-def print_table(runs: list[Run], rasa_peak_mb: float) -> None:
-    rasa = {r.connections: r.throughput for r in runs if r.target == "rasa"}
-    print(f"\n{'target':<24}{'procs':>6}{'users':>6}{'req/s':>8}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}"
-          f"{'errors':>8}{'lost':>6}{'doubled':>8}{'peak MB/process':>17}{'of Rasa':>9}")
+def print_table(runs: list[Run], rasa_peaks: dict[int, tuple[float, ...]]) -> None:
+    """One row per run; `rasa_peaks`: each Rasa process's peak RSS (MB) by number of Rasa processes."""
+    rasa = {(r.rasa_processes, r.connections): r.throughput for r in runs if r.target == "rasa"}
+    print(f"\n{'target':<24}{'rasa':>5}{'procs':>6}{'users':>6}{'req/s':>8}{'p50 ms':>8}{'p95 ms':>8}{'p99 ms':>8}"
+          f"{'errors':>8}{'lost':>6}{'doubled':>8}{'peak MB/process':>17}{'Rasa MB':>10}{'of Rasa':>9}")
     labels = {"rasa": "Rasa /model/parse", "chat": "POST /api/chat", "telegram": "Telegram webhook",
               "whatsapp": "WhatsApp webhook"}
     for run in runs:
         f = run.figures
-        ratio = f"{run.throughput / rasa[run.connections]:.0%}" if run.target != "rasa" and rasa.get(run.connections) else ""
+        alone = rasa.get((run.rasa_processes, run.connections))
+        ratio = f"{run.throughput / alone:.0%}" if run.target != "rasa" and alone else ""
         lost = str(int(f["lost"])) if "lost" in f else "-"
         doubled = str(int(f["doubled"])) if "doubled" in f else "-"
-        peak = "/".join(f"{mb:.0f}" for mb in run.peak_mb) if run.peak_mb else f"{rasa_peak_mb:.0f} (Rasa)"
-        print(f"{labels[run.target]:<24}{run.processes if run.target != 'rasa' else '':>6}{run.connections:>6}"
-              f"{run.throughput:>8.1f}{f['p50']:>8.1f}{f['p95']:>8.1f}{f['p99']:>8.1f}{run.errors:>8}{lost:>6}"
-              f"{doubled:>8}{peak:>17}{ratio:>9}")
-    print(f"Rasa's peak RSS: {rasa_peak_mb:.0f} MB. errors: connect/read/write/timeout/HTTP>=400 (webhooks: not 200, "
+        peak = "/".join(f"{mb:.0f}" for mb in run.peak_mb) if run.peak_mb else "-"
+        rasa_peak = "/".join(f"{mb:.0f}" for mb in run.rasa_peak_mb) or "-"
+        print(f"{labels[run.target]:<24}{run.rasa_processes:>5}{run.processes if run.target != 'rasa' else '':>6}"
+              f"{run.connections:>6}{run.throughput:>8.1f}{f['p50']:>8.1f}{f['p95']:>8.1f}{f['p99']:>8.1f}"
+              f"{run.errors:>8}{lost:>6}{doubled:>8}{peak:>17}{rasa_peak:>10}{ratio:>9}")
+    for count, peaks in rasa_peaks.items():
+        print(f"Peak RSS with {count} Rasa process(es): {' / '.join(f'{mb:.0f}' for mb in peaks)} MB "
+              f"({sum(peaks):.0f} MB in all).")
+    print(f"rasa: Rasa processes (the application asks all of them; Rasa alone: wrk on each at once, the "
+          f"connections split). Rasa MB: each Rasa process's peak RSS after the run. errors: "
+          f"connect/read/write/timeout/HTTP>=400 (webhooks: not 200, "
           f"or no answer within {bench_webhooks.REPLY_TIMEOUT_SECONDS:.0f} s); lost/doubled: answers the fake platform "
           "received fewer/more than messages sent (webhooks only: /api/chat answers in its response). "
-          "POST /api/chat on 2 processes: the worst process's percentiles.")
+          "POST /api/chat on 2 processes and Rasa alone on 2: the worst process's percentiles.")
+
+
+def measure(args: argparse.Namespace, targets: list[str], levels: list[int], middle: int, texts: list[str],
+            script: Path, tmp: Path, platforms: FakePlatforms, py_spy: str, token: str, rasa_urls: list[str],
+            rasas: list[subprocess.Popen[bytes]], process_counts: list[int], postgres: bool, runs: list[Run],
+            first_user: int) -> int:
+    """Every run on the Rasa servers at `rasa_urls`: Rasa alone, then the application on each number
+    of processes; appends to `runs`, returns the next webhook user number."""
+    def rasa_mb() -> tuple[float, ...]:
+        return tuple(peak_rss_mb(rasa.pid) for rasa in rasas)
+
+    parse = f"/model/parse?token={token}"
+    if "rasa" in targets:
+        wrk_split(script, rasa_urls, texts, 4, WARM_UP_SECONDS, parse, "rasa")
+        for users in levels:
+            figures = wrk_split(script, rasa_urls, texts, users, args.duration, parse, "rasa")
+            runs.append(Run("rasa", users, figures, rasa_processes=len(rasas), rasa_peak_mb=rasa_mb()))
+            print(f"  rasa x{users} on {len(rasas)} Rasa process(es): {runs[-1].throughput:.1f} req/s, "
+                  f"p95 {figures['p95']:.0f} ms", file=sys.stderr)
+    for count in process_counts:
+        if not {"chat", "telegram", "whatsapp"} & set(targets):
+            break
+        if postgres:
+            reset_database(args.database_url)
+        env = {**os.environ, "RASA_URL": rasa_urls[0], "RASA_URLS": ",".join(rasa_urls), "RASA_PROCESSES": "1",
+               "RASA_TOKEN": token, "BOT_HTTP_HOST": "127.0.0.1",
+               "DATABASE_URL": args.database_url or f"sqlite:///{tmp}/bench.db",
+               "WEB_SECRET": secrets.token_urlsafe(32), "WEB_SECRET_FILE": f"{tmp}/web-secret",
+               # Each user writes many messages a second: the per-user limit protects
+               # against people doing that, the bench measures the answering.
+               "USER_MESSAGES_PER_MINUTE": "1000000", **platforms.env()}
+        ports = [free_port() for _ in range(count)]
+        apps = [subprocess.Popen([sys.executable, "-m", "bot.main"], cwd=PROJECT_ROOT,
+                                 env=env | {"BOT_HTTP_PORT": str(port)},
+                                 stdout=open(tmp / f"app-{len(rasas)}-{count}-{n}.log", "wb"), stderr=subprocess.STDOUT)
+                for n, port in enumerate(ports)]
+        app_urls = [f"http://127.0.0.1:{port}" for port in ports]
+        try:
+            for url, app in zip(app_urls, apps):
+                wait_for_app(url, app, channels=("telegram", "whatsapp"))
+            for target in [t for t in ("chat", "telegram", "whatsapp") if t in targets]:
+                if target == "chat":
+                    wrk_split(script, app_urls, texts, 4, WARM_UP_SECONDS)
+                for users in levels:
+                    settle(app_urls)
+                    sampler = None
+                    sampled = any(r.target == "chat" and r.connections == middle and r.processes == 1 for r in runs)
+                    if args.py_spy and target == "chat" and users == middle and count == 1 and not sampled:
+                        sampler = subprocess.Popen(
+                            [py_spy, "record", "--pid", str(apps[0].pid), "--duration", f"{args.duration:.0f}",
+                             "--rate", str(PY_SPY_RATE), "--format", "raw", "--threads", "--gil",
+                             "--output", str(args.py_spy)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    if target == "chat":
+                        figures = wrk_split(script, app_urls, texts, users, args.duration)
+                    else:
+                        result = platforms.run(bench_webhooks.load(platforms.fakes, target, app_urls, users,
+                                                                   args.duration, first_user))
+                        first_user += users + 1
+                        figures = result.figures()
+                    runs.append(Run(target, users, figures, count, tuple(peak_rss_mb(a.pid) for a in apps),
+                                    len(rasas), rasa_mb()))
+                    print(f"  {target} x{users} on {count} process(es), {len(rasas)} Rasa: "
+                          f"{runs[-1].throughput:.1f} req/s, "
+                          f"p95 {figures['p95']:.0f} ms", file=sys.stderr)
+                    if sampler is not None:
+                        sampler.wait(timeout=args.duration + 30)
+        finally:
+            for app in apps:
+                app.terminate()
+            for n, app in enumerate(apps):
+                try:
+                    app.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    app.kill()
+                if app.returncode not in (0, -15):
+                    print((tmp / f"app-{len(rasas)}-{count}-{n}.log").read_text(errors="replace")[-3000:],
+                          file=sys.stderr)
+    return first_user
 
 
 def main() -> int:
@@ -337,6 +430,8 @@ def main() -> int:
     parser.add_argument("--database-url", help="the application's database (default: SQLite in a temporary "
                         "directory); e.g. postgresql://postgres@127.0.0.1:5432/bench, a database for benchmarks "
                         "only: it is emptied")
+    parser.add_argument("--rasa-processes", default="1", help="numbers of Rasa servers, comma-separated "
+                        "(default 1; e.g. 1,2: everything measured with one, then with two)")
     parser.add_argument("--py-spy", type=Path, help="sample the application during the middle /api/chat run "
                         "(one process) into FILE")
     args = parser.parse_args()
@@ -346,6 +441,7 @@ def main() -> int:
         print(f"unknown --targets: {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
     process_counts = [int(p) for p in args.processes.split(",")]
+    rasa_counts = [int(p) for p in args.rasa_processes.split(",")]
     postgres = bool(args.database_url and args.database_url.startswith("postgresql"))
     if max(process_counts) > 1 and not postgres:
         print("several bot processes need PostgreSQL: --database-url postgresql://…", file=sys.stderr)
@@ -361,86 +457,35 @@ def main() -> int:
     middle = levels[len(levels) // 2]
     texts = questions()
     model = nlu_model.train(PROJECT_ROOT / "nlu_data" / "config.yml")
-    token, rasa_port = secrets.token_urlsafe(16), free_port()
-    rasa_url = f"http://127.0.0.1:{rasa_port}"
+    token = secrets.token_urlsafe(16)
     runs: list[Run] = []
+    rasa_peaks: dict[int, tuple[float, ...]] = {}
     platforms = FakePlatforms()
     first_user = 1_000
-    with tempfile.TemporaryDirectory() as tmp:
-        script = Path(tmp) / "bench.lua"
+    print(f"{len(texts)} questions in {len(set(texts))} variants, {args.duration:.0f} s per run; "
+          f"wrk -t N -c N (one user per connection)", file=sys.stderr)
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        script = tmp / "bench.lua"
         script.write_text(WRK_SCRIPT)
-        rasa = start_rasa(model, "127.0.0.1", rasa_port, token, open(Path(tmp) / "rasa.log", "wb"))
         try:
-            wait_until_ready(rasa, rasa_url, token)
-            print(f"{len(texts)} questions in {len(set(texts))} variants, {args.duration:.0f} s per run; "
-                  f"wrk -t N -c N (one user per connection)", file=sys.stderr)
-            if "rasa" in targets:
-                wrk(script, rasa_url, f"/model/parse?token={token}", "rasa", texts, 4, WARM_UP_SECONDS)
-                for users in levels:
-                    figures = wrk(script, rasa_url, f"/model/parse?token={token}", "rasa", texts, users, args.duration)
-                    runs.append(Run("rasa", users, figures))
-                    print(f"  rasa x{users}: {runs[-1].throughput:.1f} req/s, p95 {figures['p95']:.0f} ms",
-                          file=sys.stderr)
-            for count in process_counts:
-                if not {"chat", "telegram", "whatsapp"} & set(targets):
-                    break
-                if postgres:
-                    reset_database(args.database_url)
-                env = {**os.environ, "RASA_URL": rasa_url, "RASA_TOKEN": token, "BOT_HTTP_HOST": "127.0.0.1",
-                       "DATABASE_URL": args.database_url or f"sqlite:///{tmp}/bench.db",
-                       "WEB_SECRET": secrets.token_urlsafe(32), "WEB_SECRET_FILE": f"{tmp}/web-secret",
-                       # Each user writes many messages a second: the per-user limit protects
-                       # against people doing that, the bench measures the answering.
-                       "USER_MESSAGES_PER_MINUTE": "1000000", **platforms.env()}
-                ports = [free_port() for _ in range(count)]
-                apps = [subprocess.Popen([sys.executable, "-m", "bot.main"], cwd=PROJECT_ROOT,
-                                         env=env | {"BOT_HTTP_PORT": str(port)},
-                                         stdout=open(Path(tmp) / f"app-{count}-{n}.log", "wb"), stderr=subprocess.STDOUT)
-                        for n, port in enumerate(ports)]
-                app_urls = [f"http://127.0.0.1:{port}" for port in ports]
+            for rasa_count in rasa_counts:
+                rasa_ports = [free_port() for _ in range(rasa_count)]
+                rasa_urls = [f"http://127.0.0.1:{port}" for port in rasa_ports]
+                rasas = [start_rasa(model, "127.0.0.1", port, token, open(tmp / f"rasa-{rasa_count}-{n}.log", "wb"))
+                         for n, port in enumerate(rasa_ports)]
                 try:
-                    for url, app in zip(app_urls, apps):
-                        wait_for_app(url, app, channels=("telegram", "whatsapp"))
-                    for target in [t for t in ("chat", "telegram", "whatsapp") if t in targets]:
-                        if target == "chat":
-                            wrk_split(script, app_urls, texts, 4, WARM_UP_SECONDS)
-                        for users in levels:
-                            settle(app_urls)
-                            sampler = None
-                            if args.py_spy and target == "chat" and users == middle and count == 1:
-                                sampler = subprocess.Popen(
-                                    [py_spy, "record", "--pid", str(apps[0].pid), "--duration", f"{args.duration:.0f}",
-                                     "--rate", str(PY_SPY_RATE), "--format", "raw", "--threads", "--gil",
-                                     "--output", str(args.py_spy)],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                            if target == "chat":
-                                figures = wrk_split(script, app_urls, texts, users, args.duration)
-                            else:
-                                result = platforms.run(bench_webhooks.load(platforms.fakes, target, app_urls, users,
-                                                                           args.duration, first_user))
-                                first_user += users + 1
-                                figures = result.figures()
-                            runs.append(Run(target, users, figures, count, tuple(peak_rss_mb(a.pid) for a in apps)))
-                            print(f"  {target} x{users} on {count} process(es): {runs[-1].throughput:.1f} req/s, "
-                                  f"p95 {figures['p95']:.0f} ms", file=sys.stderr)
-                            if sampler is not None:
-                                sampler.wait(timeout=args.duration + 30)
+                    for rasa, url in zip(rasas, rasa_urls):
+                        wait_until_ready(rasa, url, token)
+                    first_user = measure(args, targets, levels, middle, texts, script, tmp, platforms, py_spy,
+                                         token, rasa_urls, rasas, process_counts, postgres, runs, first_user)
+                    rasa_peaks[rasa_count] = tuple(peak_rss_mb(rasa.pid) for rasa in rasas)
                 finally:
-                    for app in apps:
-                        app.terminate()
-                    for n, app in enumerate(apps):
-                        try:
-                            app.wait(timeout=20)
-                        except subprocess.TimeoutExpired:
-                            app.kill()
-                        if app.returncode not in (0, -15):
-                            print((Path(tmp) / f"app-{count}-{n}.log").read_text(errors="replace")[-3000:],
-                                  file=sys.stderr)
-            rasa_peak = peak_rss_mb(rasa.pid)
+                    for rasa in rasas:
+                        stop(rasa)
         finally:
-            stop(rasa)
             platforms.close()
-    print_table(runs, rasa_peak)
+    print_table(runs, rasa_peaks)
     if args.py_spy and args.py_spy.exists():
         busy, functions = where_time_goes(args.py_spy, args.duration, PY_SPY_RATE)
         print(f"\nWhere the application's time goes (py-spy over the /api/chat run at {middle} users, "

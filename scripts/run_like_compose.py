@@ -191,7 +191,8 @@ class LocalCompose:
         Nothing else of this shell's environment reaches it, as none reaches a container."""
         return {**_BASE_ENVIRONMENT, **self.compose.bot_environment, "PYTHONPATH": str(PROJECT_ROOT),
                 "BOT_HTTP_HOST": "127.0.0.1", "BOT_HTTP_PORT": str(self.bot_ports[replica]),
-                "RASA_URL": self.rasa_url, "DATABASE_URL": self.database_url}
+                "RASA_URL": self.rasa_url, "RASA_URLS": "",  # one local Rasa, not the replicas .env may name
+                "DATABASE_URL": self.database_url}
 
     def healthcheck(self, service: str, replica: int = 0) -> bool:
         """Run the service's health check from docker-compose.yml here (its port made local; Rasa's on

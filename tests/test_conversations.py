@@ -111,7 +111,7 @@ async def test_nlu_down_still_answers_in_the_users_language(
         assert pressed["topic"] == "cafeo.women" and "10:00" in texts(pressed)
         health = (await http.get("/healthz")).json()
         assert health.pop("content")["error"] is None
-        assert health == {"status": "ok", "nlu": "down", "db": "ok", "channels": {"web": "ok"}}
+        assert health == {"status": "ok", "nlu": "down", "nlu_servers": "0/1", "db": "ok", "channels": {"web": "ok"}}
 
 
 async def test_healthz_reports_nlu_and_database(client: httpx.AsyncClient) -> None:
@@ -120,7 +120,7 @@ async def test_healthz_reports_nlu_and_database(client: httpx.AsyncClient) -> No
     health = response.json()
     content = health.pop("content")
     assert content["error"] is None and len(content["version"]) == 12 and content["loaded_at"]
-    assert health == {"status": "ok", "nlu": "ok", "db": "ok", "channels": {"web": "ok"}}
+    assert health == {"status": "ok", "nlu": "ok", "nlu_servers": "1/1", "db": "ok", "channels": {"web": "ok"}}
 
 
 @pytest.mark.parametrize(

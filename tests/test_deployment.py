@@ -177,6 +177,18 @@ def test_the_bot_is_wired_to_the_rasa_and_postgres_services() -> None:
     Settings(**{k.lower(): v for k, v in env.items() if k.lower() in Settings.model_fields})  # valid as a whole
 
 
+def test_rasa_urls_in_env_example_name_the_replicas_compose_makes_when_rasa_is_scaled() -> None:
+    """`--scale rasa=2` names the containers <project>-rasa-1 and -2; RASA_URLS in .env.example
+    names those on Rasa's port, and reaches the bot from .env (compose sets only RASA_URL)."""
+    run, document = services(), compose()
+    example = Settings(rasa_urls=env_example_variables()["RASA_URLS"]).rasa_url_list()
+    assert [(urlparse(url).hostname, str(urlparse(url).port)) for url in example] == [
+        (f"{document['name']}-rasa-{n}", run.rasa_option("--port")) for n in (1, 2)]
+    assert "container_name" not in document["services"]["rasa"]  # a fixed name cannot be scaled
+    assert document["services"]["bot"]["env_file"] == ".env"
+    assert "RASA_URLS" not in document["services"]["bot"]["environment"]
+
+
 def test_load_compose_refuses_a_rasa_command_that_is_not_the_projects(tmp_path: Path) -> None:
     document = compose()
     document["services"]["rasa"]["command"].remove("--enable-api")
