@@ -286,6 +286,9 @@ CRISES = [
     ("bg", "suicide", "не искам повече да се събуждам сутрин"),
     ("bg", "medical", "дядо падна и не отговаря"),
     ("bg", "child", "съседът бие децата си"),
+    ("de", "suicide", "ich möchte morgen früh nicht mehr aufwachen"),  # 'früh aufwachen' alone is no look-alike
+    ("en", "medical", "the baby drank some laundry liquid"),
+    ("fr", "child", "ils obligent une gamine de 12 ans a se marier"),
 ]
 
 # (language, message): each sounds like one but is no crisis.
@@ -449,6 +452,11 @@ LOOK_ALIKES = [
     ("bg", "работя само вкъщи от понеделник"),
     ("ro", "asistentul social nu mai raspunde la telefon"),
     ("uk", "я сама вдома з дитиною, є онлайн курс?"),
+    ("en", "i dont want to wake up so early for the course"),
+    ("uk", "не хочу рано прокидатися, є вечірній курс?"),
+    ("fa", "نمیخوام صبح زود بیدار شم، کلاس عصر هست؟"),
+    ("en", "the app is not responding, can i register by phone"),
+    ("en", "i take all my pills in the morning, can i come at 9"),
 ]
 
 
