@@ -251,6 +251,44 @@ CRISES = [
     ("bg", "child", "пастрокът докосва сестра ми"),
     ("bg", "suicide", "изпих шепа хапчета"),
     ("bg", "child", "малко дете върви само покрай главния път"),
+    # the fourth round (session 16, tuned on tests/nlu/crisis-blind-2.yml; none of these is from a set): not wanting
+    # to wake up, the whole box of pills, a jump or train announced, a child who drank a cleaner, fell and does not
+    # respond, chest pain, a child alone at home for days, a minor to be married off, a neighbour beating his child
+    ("de", "suicide", "hoffentlich wache ich nicht mehr auf"),
+    ("de", "medical", "die kleine hat abflussreiniger getrunken"),
+    ("de", "child", "das baby von oben ist seit gestern allein"),
+    ("en", "suicide", "i just hope i never wake up"),
+    ("en", "medical", "grandpa fell and is not responding"),
+    ("en", "child", "they are going to marry off my 13 year old cousin"),
+    ("ar", "suicide", "مابدي فيق الصبح"),
+    ("ar", "child", "بدهم يزوجو اختي الصغيرة"),
+    ("ar", "medical", "ابوي عنده الم قوي بالصدر"),
+    ("fa", "suicide", "کاش دیگه بیدار نشم"),
+    ("fa", "medical", "bache vaytex khorde"),
+    ("fa", "child", "به زور شوهرش بدن میخوان"),
+    ("tr", "suicide", "keşke bir daha uyanmasam"),
+    ("tr", "medical", "dedem düştü tepki vermiyor"),
+    ("tr", "child", "kuzenimi 13 yaşında evlendirecekler"),
+    ("ro", "suicide", "vreau sa adorm si sa nu ma mai trezesc"),
+    ("ro", "medical", "copilul a baut inalbitor"),
+    ("ro", "child", "fetita e singura acasa de ieri"),
+    ("uk", "suicide", "він каже що стрибне з мосту"),
+    ("uk", "medical", "дідусь впав і не реагує"),
+    ("uk", "child", "хочуть видати заміж мою племінницю"),
+    ("ru", "suicide", "не хочу больше просыпаться никогда"),
+    ("ru", "medical", "дед упал и не отвечает"),
+    ("ru", "child", "сосед бьет сына каждый вечер"),
+    ("fr", "suicide", "mon copain veut se jeter sous le metro"),
+    ("fr", "medical", "mon fils a bu du produit pour le sol"),
+    ("fr", "medical", "mon mari a mal a la poitrine depuis une heure"),
+    ("fr", "child", "le bebe du voisin est seul depuis hier"),
+    ("fr", "child", "ils veulent la marier a 14 ans"),
+    ("bg", "suicide", "не искам повече да се събуждам сутрин"),
+    ("bg", "medical", "дядо падна и не отговаря"),
+    ("bg", "child", "съседът бие децата си"),
+    ("de", "suicide", "ich möchte morgen früh nicht mehr aufwachen"),  # 'früh aufwachen' alone is no look-alike
+    ("en", "medical", "the baby drank some laundry liquid"),
+    ("fr", "child", "ils obligent une gamine de 12 ans a se marier"),
 ]
 
 # (language, message): each sounds like one but is no crisis.
@@ -396,6 +434,29 @@ LOOK_ALIKES = [
     ("fr", "je touche ma petite pension, j'ai droit à une aide ?"),
     ("fr", "un atelier contre la violence à l'école ?"),
     ("ro", "se poate in turca"),
+    # near the fourth round: how long or from what age a child may stay alone, kids waiting alone in the café, not
+    # being able to leave a child alone, 'the course' (as subject) will kill me, a fight at school, a wedding, 'only at home'
+    ("de", "ab wann kann ein kind allein zuhause bleiben"),
+    ("de", "ich kann meine tochter nicht allein lassen, darf sie mit in den kurs"),
+    ("en", "what age can a child be left alone at home in germany"),
+    ("en", "i cant leave my child alone, may i bring her"),
+    ("ar", "من اي عمر ممكن الولد يبقى لحاله بالبيت"),
+    ("tr", "çocuğumu yalnız bırakamıyorum, kursa getirebilir miyim"),
+    ("uk", "з якого віку дитина може бути сама вдома"),
+    ("ru", "не с кем оставить ребенка одного, можно прийти с ним"),
+    ("fa", "بچم رو نمیتونم تنها بذارم، بیارمش؟"),
+    ("fr", "à partir de quel âge un enfant peut rester seul"),
+    ("fr", "mon fils s'est battu à la récré, je dois voir le directeur"),
+    ("fr", "ma fille va se marier au pays, quels papiers"),
+    ("bg", "курсът по немски ще ме убие"),
+    ("bg", "работя само вкъщи от понеделник"),
+    ("ro", "asistentul social nu mai raspunde la telefon"),
+    ("uk", "я сама вдома з дитиною, є онлайн курс?"),
+    ("en", "i dont want to wake up so early for the course"),
+    ("uk", "не хочу рано прокидатися, є вечірній курс?"),
+    ("fa", "نمیخوام صبح زود بیدار شم، کلاس عصر هست؟"),
+    ("en", "the app is not responding, can i register by phone"),
+    ("en", "i take all my pills in the morning, can i come at 9"),
 ]
 
 
@@ -460,6 +521,14 @@ def test_a_look_alike_does_not_hide_a_real_crisis_in_the_same_message(guide: Cri
     "er könnte mich umbringen, er hat ein messer",
     "he could kill me",
     "kendimi öldürebilirim",
+    # a person near a look-alike of the fourth round: after the course, a child alone for days, beaten by her husband
+    "après le cours il va me tuer",
+    "след курса брат ми ще ме убие",
+    "le voisin dit qu'après ce cours il va me tuer",
+    "след този курс той ще ме убие",
+    "ma fille a été battue par son mari",
+    "mein mann lässt das kind seit 2 tagen allein",
+    "الولد بيضل لحالو بالبيت من يومين",
 ])
 def test_a_real_threat_is_not_taken_for_hyperbole(guide: CrisisGuide, message: str) -> None:
     """The hyperbole look-alikes name their subject (boss, papers, office); a person's threat still counts."""
