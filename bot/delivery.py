@@ -50,7 +50,8 @@ from bot.channels.base import (
 from bot.dialogue import Dialogue
 from bot.handoff import Notifier
 from bot.messages import IncomingMessage, Outcome, Reply, reply_from_json, reply_to_json
-from bot.storage import DATABASE_ERRORS, Inbound, Outbound, SentMessage, Storage, User, unavailable, utcnow
+from bot.storage import (DATABASE_ERRORS, INBOUND, OUTBOUND, USERS, Inbound, Outbound, SentMessage, Storage, User,
+                         unavailable, utcnow)
 
 log = logging.getLogger(__name__)
 
@@ -139,19 +140,21 @@ class Delivery:
         `inline`: the channel answers it at once itself (`answer_now`); the workers leave it
         alone for a while, and take over if that fails."""
         message = received.message
-        store = insert(Inbound).values(
+        now = utcnow()
+        store = insert(INBOUND).values(
             channel=message.channel, external_id=received.external_id, user_ref=message.user_ref,
             message=message_to_json(message), reply_to=received.reply_to, platform_at=received.platform_at,
-            status="pending", attempts=0, next_attempt_at=utcnow() + INLINE_LEASE if inline else utcnow(),
-        ).returning(Inbound.id)
+            status="pending", attempts=0, next_attempt_at=now + INLINE_LEASE if inline else now, received_at=now,
+        ).returning(INBOUND.c.id)
+        outbound = OUTBOUND.c
         try:
-            async with self._storage.session() as session, session.begin():
-                row_id = (await session.execute(store)).scalar_one()
+            async with self._storage.engine.begin() as connection:
+                row_id = (await connection.execute(store)).scalar_one()
                 # They wrote: what waited for that (outside WhatsApp's 24-hour window) goes out now.
-                released = (await session.execute(
-                    update(Outbound).where(Outbound.channel == message.channel, Outbound.recipient == received.reply_to,
-                                           Outbound.status == "held").values(status="pending", next_attempt_at=utcnow())
-                    .returning(Outbound.id))).all()
+                released = (await connection.execute(
+                    update(OUTBOUND).where(outbound.channel == message.channel, outbound.recipient == received.reply_to,
+                                           outbound.status == "held").values(status="pending", next_attempt_at=now)
+                    .returning(outbound.id))).all()
         except IntegrityError:
             log.info("%s message %s delivered again; already stored", message.channel, received.external_id)
             return None
@@ -311,22 +314,24 @@ class Delivery:
     async def _turn(self, row_id: int, inline: bool) -> Outcome | None:
         """One message, one transaction: nothing of it is kept unless all of it is. The NLU is
         asked before the transaction begins, so no lock waits on it."""
-        async with self._storage.session() as session:
+        inbound, users = INBOUND.c, USERS.c
+        async with self._storage.reading() as connection:
             message = self._inline.get(row_id)
             if message is None:
-                pending = await session.scalar(select(Inbound.message).where(Inbound.id == row_id,
-                                                                             Inbound.status == "pending"))
+                pending = await connection.scalar(select(inbound.message).where(inbound.id == row_id,
+                                                                                inbound.status == "pending"))
                 if pending is None:
                     return None
                 message = message_from_json(pending)
-            user = await session.scalar(select(User).where(User.channel == message.channel,
-                                                           User.channel_user_id == message.user_ref))
-        nlu = await self._dialogue.understand_ahead(message, user)
+            context = (await connection.execute(select(users.context_topic, users.context_at).where(
+                users.channel == message.channel, users.channel_user_id == message.user_ref))).first()
+        nlu = await self._dialogue.understand_ahead(message, tuple(context) if context is not None else None)
         async with self._storage.session() as session, session.begin():
-            claim = select(Inbound).where(Inbound.id == row_id, Inbound.status == "pending")
+            claim = select(inbound.channel, inbound.reply_to, inbound.message).where(inbound.id == row_id,
+                                                                                    inbound.status == "pending")
             if self._postgres:
                 claim = claim.with_for_update(skip_locked=True)
-            row = await session.scalar(claim)
+            row = (await session.execute(claim)).first()
             if row is None:
                 return None  # answered meanwhile (by another process, or a worker)
             message = message_from_json(row.message)
@@ -334,11 +339,12 @@ class Delivery:
             # A user whose conversation is with the case-management team (an open case) is
             # answered by a person: the dialogue then keeps the message for the case and stays silent.
             outcome = await self._dialogue.respond(session, user, message, nlu, row.reply_to)
-            if not inline:
-                for reply in outcome.replies:
-                    session.add(self._outbound(row.channel, row.reply_to, reply))
+            if not inline and outcome.replies:
+                await session.execute(insert(OUTBOUND), [self._outbound_row(row.channel, row.reply_to, reply)
+                                                         for reply in outcome.replies])  # one statement, in order
             # Done; the text is kept in the conversation (messages), not twice.
-            row.status, row.message, row.processed_at = "done", "", utcnow()
+            await session.execute(update(INBOUND).where(inbound.id == row_id).values(
+                status="done", message="", processed_at=utcnow()))
         if not inline and outcome.replies:
             self._outbound_ready.set()
         if outcome.opened_case is not None:
@@ -375,8 +381,14 @@ class Delivery:
 
     @staticmethod
     def _outbound(channel: str, recipient: str, reply: Reply) -> Outbound:
-        return Outbound(channel=channel, recipient=recipient, payload=json.dumps(reply_to_json(reply), ensure_ascii=False),
-                        status="pending", attempts=0, next_attempt_at=utcnow())
+        return Outbound(**Delivery._outbound_row(channel, recipient, reply))
+
+    @staticmethod
+    def _outbound_row(channel: str, recipient: str, reply: Reply) -> dict[str, object]:
+        now = utcnow()
+        return {"channel": channel, "recipient": recipient, "status": "pending", "attempts": 0, "failures": 0,
+                "sent_parts": 0, "payload": json.dumps(reply_to_json(reply), ensure_ascii=False),
+                "next_attempt_at": now, "created_at": now}
 
     async def enqueue(self, channel: str, recipient: str, replies: tuple[Reply, ...]) -> None:
         """Queue replies that do not answer an incoming message (a case manager's answer...)."""

@@ -5,14 +5,17 @@ owned by the Alembic migrations in migrations/; `migrate` brings a database up t
 """
 
 import datetime as dt
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Boolean, Date, event, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, select, true
+from sqlalchemy import (Boolean, Date, event, DateTime, Float, ForeignKey, Index, Integer, String, Table, Text,
+                        UniqueConstraint, select, true)
 import asyncpg
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bot.settings import PROJECT_ROOT
@@ -288,6 +291,17 @@ class SentMessage(Base):
     status_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+# The tables of the rows every message writes, for plain (Core) statements on the turn's path:
+# they skip the ORM's unit of work and entity loading (see BENCHMARKS.md, "CPU per message").
+USERS = cast(Table, User.__table__)
+MESSAGES = cast(Table, Message.__table__)
+INBOUND = cast(Table, Inbound.__table__)
+OUTBOUND = cast(Table, Outbound.__table__)
+CASES = cast(Table, Case.__table__)
+UNANSWERED = cast(Table, Unanswered.__table__)
+WEEKLY_COUNTS = cast(Table, WeeklyCount.__table__)
+
+
 # What a database call raises when the database cannot be reached; `unavailable` tells which of
 # these mean "try again in a moment" (the rest are faults of ours and stay errors).
 DATABASE_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, OSError, TimeoutError, asyncpg.InterfaceError,
@@ -369,6 +383,16 @@ class Storage:
 
     def session(self) -> AsyncSession:
         return self._sessions()
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads that need no transaction of their own (each statement sees what is
+        committed when it runs): on PostgreSQL in autocommit, which spares the round trips for BEGIN
+        and ROLLBACK. (SQLite's one connection keeps its BEGIN IMMEDIATE: see `make_engine`.)"""
+        async with self.engine.connect() as connection:
+            if self.engine.dialect.name == "postgresql":
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
+            yield connection
 
     async def get_or_create_user(self, session: AsyncSession, channel: str, channel_user_id: str) -> User:
         user = await session.scalar(
