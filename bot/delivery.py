@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy import and_, exists, func, insert, select, update
+from sqlalchemy import and_, bindparam, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -66,6 +66,21 @@ REPORT_ORDER = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}
 POLL_SECONDS = 1.0  # how often workers look for rows another process stored
 MAX_TURNS_AT_ONCE = 20  # turns the inbox worker of one process runs at the same time
 T = TypeVar("T")
+
+
+# The statements every message runs, built once (building one and its cache key costs more CPU
+# than running it).
+_STORE_INBOUND = insert(INBOUND).returning(INBOUND.c.id)
+_RELEASE_HELD = update(OUTBOUND).where(OUTBOUND.c.channel == bindparam("held_channel"),
+                                       OUTBOUND.c.recipient == bindparam("held_recipient"),
+                                       OUTBOUND.c.status == "held").returning(OUTBOUND.c.id)
+_PENDING_MESSAGE = select(INBOUND.c.message).where(INBOUND.c.id == bindparam("row_id"), INBOUND.c.status == "pending")
+_USER_CONTEXT = select(USERS.c.context_topic, USERS.c.context_at).where(
+    USERS.c.channel == bindparam("channel"), USERS.c.channel_user_id == bindparam("channel_user_id"))
+_CLAIM = select(INBOUND.c.channel, INBOUND.c.reply_to, INBOUND.c.message).where(
+    INBOUND.c.id == bindparam("row_id"), INBOUND.c.status == "pending")
+_CLAIM_POSTGRES = _CLAIM.with_for_update(skip_locked=True)
+_DONE = update(INBOUND).where(INBOUND.c.id == bindparam("row_id"))
 
 
 @dataclass(frozen=True)
@@ -141,20 +156,17 @@ class Delivery:
         alone for a while, and take over if that fails."""
         message = received.message
         now = utcnow()
-        store = insert(INBOUND).values(
-            channel=message.channel, external_id=received.external_id, user_ref=message.user_ref,
-            message=message_to_json(message), reply_to=received.reply_to, platform_at=received.platform_at,
-            status="pending", attempts=0, next_attempt_at=now + INLINE_LEASE if inline else now, received_at=now,
-        ).returning(INBOUND.c.id)
-        outbound = OUTBOUND.c
         try:
             async with self._storage.engine.begin() as connection:
-                row_id = (await connection.execute(store)).scalar_one()
+                row_id = (await connection.execute(_STORE_INBOUND, {
+                    "channel": message.channel, "external_id": received.external_id, "user_ref": message.user_ref,
+                    "message": message_to_json(message), "reply_to": received.reply_to,
+                    "platform_at": received.platform_at, "status": "pending", "attempts": 0,
+                    "next_attempt_at": now + INLINE_LEASE if inline else now, "received_at": now})).scalar_one()
                 # They wrote: what waited for that (outside WhatsApp's 24-hour window) goes out now.
-                released = (await connection.execute(
-                    update(OUTBOUND).where(outbound.channel == message.channel, outbound.recipient == received.reply_to,
-                                           outbound.status == "held").values(status="pending", next_attempt_at=now)
-                    .returning(outbound.id))).all()
+                released = (await connection.execute(_RELEASE_HELD, {
+                    "held_channel": message.channel, "held_recipient": received.reply_to, "status": "pending",
+                    "next_attempt_at": now})).all()
         except IntegrityError:
             log.info("%s message %s delivered again; already stored", message.channel, received.external_id)
             return None
@@ -314,24 +326,18 @@ class Delivery:
     async def _turn(self, row_id: int, inline: bool) -> Outcome | None:
         """One message, one transaction: nothing of it is kept unless all of it is. The NLU is
         asked before the transaction begins, so no lock waits on it."""
-        inbound, users = INBOUND.c, USERS.c
         async with self._storage.reading() as connection:
             message = self._inline.get(row_id)
             if message is None:
-                pending = await connection.scalar(select(inbound.message).where(inbound.id == row_id,
-                                                                                inbound.status == "pending"))
+                pending = await connection.scalar(_PENDING_MESSAGE, {"row_id": row_id})
                 if pending is None:
                     return None
                 message = message_from_json(pending)
-            context = (await connection.execute(select(users.context_topic, users.context_at).where(
-                users.channel == message.channel, users.channel_user_id == message.user_ref))).first()
+            context = (await connection.execute(_USER_CONTEXT, {"channel": message.channel,
+                                                                "channel_user_id": message.user_ref})).first()
         nlu = await self._dialogue.understand_ahead(message, tuple(context) if context is not None else None)
         async with self._storage.session() as session, session.begin():
-            claim = select(inbound.channel, inbound.reply_to, inbound.message).where(inbound.id == row_id,
-                                                                                    inbound.status == "pending")
-            if self._postgres:
-                claim = claim.with_for_update(skip_locked=True)
-            row = (await session.execute(claim)).first()
+            row = (await session.execute(_CLAIM_POSTGRES if self._postgres else _CLAIM, {"row_id": row_id})).first()
             if row is None:
                 return None  # answered meanwhile (by another process, or a worker)
             message = message_from_json(row.message)
@@ -343,8 +349,7 @@ class Delivery:
                 await session.execute(insert(OUTBOUND), [self._outbound_row(row.channel, row.reply_to, reply)
                                                          for reply in outcome.replies])  # one statement, in order
             # Done; the text is kept in the conversation (messages), not twice.
-            await session.execute(update(INBOUND).where(inbound.id == row_id).values(
-                status="done", message="", processed_at=utcnow()))
+            await session.execute(_DONE, {"row_id": row_id, "status": "done", "message": "", "processed_at": utcnow()})
         if not inline and outcome.replies:
             self._outbound_ready.set()
         if outcome.opened_case is not None:

@@ -7,9 +7,9 @@ payload or NLU) -> run one action -> persist state and replies -> return the Out
 import datetime as dt
 import json
 from dataclasses import replace
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Integer, Select, bindparam, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from actions.answer_topic import answer_topic
@@ -56,7 +56,7 @@ from bot.live_content import ContentSource, ContentVersion, FixedContent
 from bot.handoff import TeamHours, acknowledge_due
 from bot.messages import IncomingMessage, Location, OpenedCase, Outcome, Reply, reply_to_json
 from bot.normalization import normalize
-from bot.storage import CASES, MESSAGES, Case, Consent, Message, Storage, User, utcnow
+from bot.storage import CASES, MESSAGES, Case, Consent, Message, Storage, UserState, utcnow
 from bot.understanding import OUT_OF_SCOPE, UNKNOWN_DETAIL, Interpreter, Nlu, Remembered, Understanding
 from bot.unanswered import (
     CLARIFICATION,
@@ -168,7 +168,7 @@ class Dialogue:
                 pass  # remembered: the turn answers with "cannot understand text right now"
         return nlu
 
-    async def respond(self, session: AsyncSession, user: User, message: IncomingMessage,
+    async def respond(self, session: AsyncSession, user: UserState, message: IncomingMessage,
                       nlu: Nlu | None = None, reply_to: str | None = None) -> Outcome:
         """Answer one message of `user`, whose row the caller holds locked in `session`'s
         transaction: the message, the new state and the replies are written there, and stand or
@@ -247,6 +247,7 @@ class Dialogue:
 
         self._apply(user, state, result, language)
         user.delete_asked_at = message.received_at if result.topic == "delete" else None
+        await self._storage.save_user(session, user)
         now = utcnow()
         for reply in result.replies:
             buttons = json.dumps([{"title": b.title, "payload": b.payload} for b in reply.buttons], ensure_ascii=False)
@@ -269,7 +270,7 @@ class Dialogue:
             return False
         return recent_messages >= self._messages_per_minute
 
-    async def _slow_down(self, session: AsyncSession, user: User, turn: Turn) -> ActionResult:
+    async def _slow_down(self, session: AsyncSession, user: UserState, turn: Turn) -> ActionResult:
         """"Please slow down", unless it was said in the last minute; the dialogue state stays as it was."""
         said = await session.scalar(select(Message.id).where(
             Message.user_id == user.id, Message.direction == "out", Message.topic == SLOW_DOWN,
@@ -281,7 +282,7 @@ class Dialogue:
 
     # -- a person instead of the bot -----------------------------------------------------
 
-    def _with_team(self, session: AsyncSession, user: User, case: Case, message: IncomingMessage, payload: str,
+    def _with_team(self, session: AsyncSession, user: UserState, case: Case, message: IncomingMessage, payload: str,
                    state: "_State", content: ContentVersion) -> tuple[ActionResult, str, str]:
         """A message while the conversation is with the team: (what the user hears, language, intent)."""
         language = state.language or self._hinted(message.language_hint) or self._default
@@ -302,7 +303,7 @@ class Dialogue:
             return acknowledged(turn), language, ""
         return ActionResult("handoff.waiting", (), handoff=True), language, ""
 
-    async def _open_case(self, session: AsyncSession, user: User, message: IncomingMessage, language: str,
+    async def _open_case(self, session: AsyncSession, user: UserState, message: IncomingMessage, language: str,
                          recipient: str, content: ContentVersion) -> tuple[ActionResult, OpenedCase]:
         """Consent given: store it and open the case (urgent after a crisis reply in the last hour)."""
         now = self.clock()
@@ -323,18 +324,8 @@ class Dialogue:
     @staticmethod
     async def _before(session: AsyncSession, user_id: int) -> "_Before":
         """What the turn needs to know of the conversation so far, read in one statement."""
-        messages, cases = MESSAGES.c, CASES.c
-        last = select(func.max(messages.id)).where(messages.user_id == user_id,
-                                                   messages.direction == "out").correlate(None).scalar_subquery()
-        row = (await session.execute(select(
-            last,
-            select(messages.topic).where(messages.id == last).scalar_subquery(),
-            select(messages.language).where(messages.id == last).scalar_subquery(),
-            select(cases.id).where(cases.user_id == user_id, cases.status != "closed").limit(1).scalar_subquery(),
-            select(func.count(messages.id)).where(messages.user_id == user_id, messages.direction == "in",
-                                                  messages.created_at >= utcnow() - RATE_WINDOW).scalar_subquery(),
-        ))).one()
-        last_id, topic, language, open_case_id, recent = row
+        row = (await session.execute(_BEFORE, {"user_id": user_id, "since": utcnow() - RATE_WINDOW})).one()
+        last_id, topic, language, open_case_id, recent = tuple(row)
         answer = LastAnswer(last_id, user_id, topic, language) if last_id is not None else None
         return _Before(answer, open_case_id, recent or 0)
 
@@ -536,7 +527,7 @@ class Dialogue:
                 return small_talk[understood.intent]()
         return out_of_scope(turn)
 
-    def _apply(self, user: User, state: "_State", result: ActionResult, language: str) -> None:
+    def _apply(self, user: UserState, state: "_State", result: ActionResult, language: str) -> None:
         # A button pressed before the user wrote or chose anything does not fix their language.
         user.language = result.set_language or state.language
         user.pending_language = None if result.set_language else state.pending_language
@@ -562,6 +553,25 @@ def _asked_recently(asked_at: dt.datetime | None, now: dt.datetime) -> bool:
     return dt.timedelta(0) <= now - asked_at <= DELETE_CONFIRMATION_WINDOW
 
 
+def _before_statement() -> Select[Any]:
+    """The bot's last answer to the user (its id, topic and language), the user's open case and
+    the user's messages since `since`; built once (building costs more CPU than running it)."""
+    messages, cases, user_id = MESSAGES.c, CASES.c, bindparam("user_id", type_=Integer)
+    last = select(func.max(messages.id)).where(messages.user_id == user_id,
+                                               messages.direction == "out").correlate(None).scalar_subquery()
+    return select(
+        last,
+        select(messages.topic).where(messages.id == last).scalar_subquery(),
+        select(messages.language).where(messages.id == last).scalar_subquery(),
+        select(cases.id).where(cases.user_id == user_id, cases.status != "closed").limit(1).scalar_subquery(),
+        select(func.count(messages.id)).where(messages.user_id == user_id, messages.direction == "in",
+                                              messages.created_at >= bindparam("since")).scalar_subquery(),
+    )
+
+
+_BEFORE = _before_statement()
+
+
 class LastAnswer(NamedTuple):
     """The bot's last message to the user (was it a misunderstanding, or a clarification question?)."""
 
@@ -582,7 +592,7 @@ class _Before(NamedTuple):
 class _State:
     """The user's dialogue state as it was when the turn began (the actions decide from it)."""
 
-    def __init__(self, user: User) -> None:
+    def __init__(self, user: UserState) -> None:
         self.user_id = user.id
         self.language = user.language
         self.pending_language = user.pending_language
