@@ -71,9 +71,17 @@ T = TypeVar("T")
 # The statements every message runs, built once (building one and its cache key costs more CPU
 # than running it).
 _STORE_INBOUND = insert(INBOUND).returning(INBOUND.c.id)
-_RELEASE_HELD = update(OUTBOUND).where(OUTBOUND.c.channel == bindparam("held_channel"),
-                                       OUTBOUND.c.recipient == bindparam("held_recipient"),
-                                       OUTBOUND.c.status == "held").returning(OUTBOUND.c.id)
+_RELEASE_HELD = (update(OUTBOUND).where(OUTBOUND.c.channel == bindparam("held_channel"),
+                                        OUTBOUND.c.recipient == bindparam("held_recipient"), OUTBOUND.c.status == "held")
+                 .values(status="pending", next_attempt_at=bindparam("released_at")).returning(OUTBOUND.c.id))
+# PostgreSQL: both in one statement (a round trip, and no BEGIN and COMMIT of their own). The
+# values are named apart from the columns: a key that names a column would join the UPDATE too.
+_RELEASED = _RELEASE_HELD.cte("released")
+_STORE_INBOUND_POSTGRES = (
+    insert(INBOUND).values({name: bindparam(f"inbound_{name}") for name in (
+        "channel", "external_id", "user_ref", "message", "reply_to", "platform_at", "status", "attempts",
+        "next_attempt_at", "received_at")})
+    .add_cte(_RELEASED).returning(INBOUND.c.id, select(func.count()).select_from(_RELEASED).scalar_subquery()))
 _PENDING_MESSAGE = select(INBOUND.c.message).where(INBOUND.c.id == bindparam("row_id"), INBOUND.c.status == "pending")
 _USER_CONTEXT = select(USERS.c.context_topic, USERS.c.context_at).where(
     USERS.c.channel == bindparam("channel"), USERS.c.channel_user_id == bindparam("channel_user_id"))
@@ -81,6 +89,7 @@ _CLAIM = select(INBOUND.c.channel, INBOUND.c.reply_to, INBOUND.c.message).where(
     INBOUND.c.id == bindparam("row_id"), INBOUND.c.status == "pending")
 _CLAIM_POSTGRES = _CLAIM.with_for_update(skip_locked=True)
 _DONE = update(INBOUND).where(INBOUND.c.id == bindparam("row_id"))
+_STORE_OUTBOUND = insert(OUTBOUND)
 
 
 @dataclass(frozen=True)
@@ -156,17 +165,21 @@ class Delivery:
         alone for a while, and take over if that fails."""
         message = received.message
         now = utcnow()
+        row = {"channel": message.channel, "external_id": received.external_id, "user_ref": message.user_ref,
+               "message": message_to_json(message), "reply_to": received.reply_to,
+               "platform_at": received.platform_at, "status": "pending", "attempts": 0,
+               "next_attempt_at": now + INLINE_LEASE if inline else now, "received_at": now}
+        # They wrote: what waited for that (outside WhatsApp's 24-hour window) goes out now.
+        held = {"held_channel": message.channel, "held_recipient": received.reply_to, "released_at": now}
         try:
-            async with self._storage.engine.begin() as connection:
-                row_id = (await connection.execute(_STORE_INBOUND, {
-                    "channel": message.channel, "external_id": received.external_id, "user_ref": message.user_ref,
-                    "message": message_to_json(message), "reply_to": received.reply_to,
-                    "platform_at": received.platform_at, "status": "pending", "attempts": 0,
-                    "next_attempt_at": now + INLINE_LEASE if inline else now, "received_at": now})).scalar_one()
-                # They wrote: what waited for that (outside WhatsApp's 24-hour window) goes out now.
-                released = (await connection.execute(_RELEASE_HELD, {
-                    "held_channel": message.channel, "held_recipient": received.reply_to, "status": "pending",
-                    "next_attempt_at": now})).all()
+            if self._postgres:  # one statement, committed by itself
+                async with self._storage.autocommit() as connection:
+                    row_id, released = (await connection.execute(_STORE_INBOUND_POSTGRES, held | {
+                        f"inbound_{name}": value for name, value in row.items()})).one()
+            else:
+                async with self._storage.engine.begin() as connection:
+                    row_id = (await connection.execute(_STORE_INBOUND, row)).scalar_one()
+                    released = len((await connection.execute(_RELEASE_HELD, held)).all())
         except IntegrityError:
             log.info("%s message %s delivered again; already stored", message.channel, received.external_id)
             return None
@@ -346,7 +359,7 @@ class Delivery:
             # answered by a person: the dialogue then keeps the message for the case and stays silent.
             outcome = await self._dialogue.respond(session, user, message, nlu, row.reply_to)
             if not inline and outcome.replies:
-                await session.execute(insert(OUTBOUND), [self._outbound_row(row.channel, row.reply_to, reply)
+                await session.execute(_STORE_OUTBOUND, [self._outbound_row(row.channel, row.reply_to, reply)
                                                          for reply in outcome.replies])  # one statement, in order
             # Done; the text is kept in the conversation (messages), not twice.
             await session.execute(_DONE, {"row_id": row_id, "status": "done", "message": "", "processed_at": utcnow()})

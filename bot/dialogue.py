@@ -255,7 +255,7 @@ class Dialogue:
             conversation.append(_message_row(user.id, "out", reply.text, language, now, intent=intent or None,
                                              confidence=confidence or None, topic=result.topic,
                                              buttons=buttons if reply.buttons else None, place=place))
-        await session.execute(insert(MESSAGES), conversation)  # one statement, in order
+        await session.execute(_STORE_MESSAGES, conversation)  # one statement, in order
         still_open = opened is not None or (case is not None and case.status != "closed")
         return Outcome(language=language, topic=result.topic, replies=result.replies, handoff=still_open,
                        intent=intent, confidence=confidence, opened_case=opened)
@@ -570,6 +570,7 @@ def _before_statement() -> Select[Any]:
 
 
 _BEFORE = _before_statement()
+_STORE_MESSAGES = insert(MESSAGES)
 
 
 class LastAnswer(NamedTuple):

@@ -428,11 +428,22 @@ class Storage:
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncConnection]:
         """A connection for reads that need no transaction of their own (each statement sees what is
-        committed when it runs): on PostgreSQL in autocommit, which spares the round trips for BEGIN
-        and ROLLBACK. (SQLite's one connection keeps its BEGIN IMMEDIATE: see `make_engine`.)"""
+        committed when it runs): `autocommit` on PostgreSQL; SQLite's one connection keeps its
+        BEGIN IMMEDIATE (see `make_engine`)."""
+        if self.engine.dialect.name == "postgresql":
+            async with self.autocommit() as connection:
+                yield connection
+        else:
+            async with self.engine.connect() as connection:
+                yield connection
+
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[AsyncConnection]:
+        """PostgreSQL: a connection on which each statement is a transaction by itself, which spares
+        the round trips for BEGIN and COMMIT (or ROLLBACK): for reads, and writes of one statement."""
+        assert self.engine.dialect.name == "postgresql", "SQLite: use a transaction"
         async with self.engine.connect() as connection:
-            if self.engine.dialect.name == "postgresql":
-                await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
             yield connection
 
     async def get_or_create_user(self, session: AsyncSession, channel: str, channel_user_id: str) -> User:

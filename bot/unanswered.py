@@ -29,6 +29,9 @@ UNKNOWN_DETAIL = "unknown_detail"  # the topic was understood; its content does 
 KINDS = (OUT_OF_SCOPE, LOW_CONFIDENCE, CLARIFICATION, UNKNOWN_DETAIL)
 QUESTION, HANDOFF = "question", "handoff"  # the kinds of weekly count
 Guesses = Sequence[tuple[str, float]]
+# Built once: a turn runs them (building a statement costs more CPU than running it).
+_STORE_UNANSWERED = insert(UNANSWERED)
+_STORE_COUNT = insert(WEEKLY_COUNTS)
 
 
 def week_of(at: dt.datetime) -> tuple[str, dt.date]:
@@ -50,8 +53,8 @@ async def record_unanswered(session: AsyncSession, kind: str, language: str, cha
                             at: dt.datetime, guesses: Guesses) -> None:
     """Keep an unanswered message in `session`'s transaction (the turn's)."""
     week, day = week_of(at)
-    await session.execute(insert(UNANSWERED).values(kind=kind, language=language, channel=channel, text=text,
-                                                    week=week, day=day, guesses=guesses_to_json(guesses)))
+    await session.execute(_STORE_UNANSWERED, {"kind": kind, "language": language, "channel": channel, "text": text,
+                                              "week": week, "day": day, "guesses": guesses_to_json(guesses)})
 
 
 async def count(session: AsyncSession, kind: str, at: dt.datetime, topic: str, language: str, channel: str) -> None:
@@ -59,8 +62,8 @@ async def count(session: AsyncSession, kind: str, at: dt.datetime, topic: str, l
     read. (One row per figure, counted up, would be locked by every turn counting the same figure
     until it commits: on PostgreSQL, users asking the same thing would wait for each other.)"""
     week, _ = week_of(at)
-    await session.execute(insert(WEEKLY_COUNTS).values(week=week, kind=kind, topic=topic[:64], language=language,
-                                                       channel=channel, count=1))
+    await session.execute(_STORE_COUNT, {"week": week, "kind": kind, "topic": topic[:64], "language": language,
+                                         "channel": channel, "count": 1})
 
 
 def suggested_intent(guesses: Guesses) -> str:
