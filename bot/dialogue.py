@@ -9,7 +9,7 @@ import json
 from dataclasses import replace
 from typing import Any, NamedTuple
 
-from sqlalchemy import Integer, Select, bindparam, func, insert, select
+from sqlalchemy import Integer, Select, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from actions.answer_topic import answer_topic
@@ -364,19 +364,16 @@ class Dialogue:
                                       channel: str) -> None:
         """The bot asked "do you mean one of these?"; unless this turn answers one of the topics
         offered (the user pressed one, or named it), the clarified message is kept as unanswered."""
-        clarified = await session.scalar(select(Message).where(
-            Message.user_id == question.user_id, Message.direction == "in", Message.id < question.id)
-            .order_by(Message.id.desc()).limit(1))
+        clarified = (await session.execute(_CLARIFIED, {"user_id": question.user_id, "before": question.id})).first()
         if clarified is None or clarified.guesses is None:
             return  # already deleted by retention, or asked before guesses were kept
-        offered = await session.scalars(select(Message.buttons).where(
-            Message.user_id == question.user_id, Message.direction == "out", Message.id > clarified.id))
+        offered = await session.scalars(_OFFERED, {"user_id": question.user_id, "after": clarified.id})
         topics = {b["payload"][len(TOPIC_PREFIX):] for buttons in offered for b in json.loads(buttons or "[]")
                   if b["payload"].startswith(TOPIC_PREFIX)}
         if result.topic not in topics:
             await record_unanswered(session, CLARIFICATION, question.language or clarified.language or "", channel,
                                     clarified.text, clarified.created_at, guesses_from_json(clarified.guesses))
-        clarified.guesses = None  # decided
+        await session.execute(_DECIDED, {"message_id": clarified.id})
 
     def back_with_bot(self, language: str) -> ActionResult:
         """What the user hears when the case manager closes their case."""
@@ -571,6 +568,14 @@ def _before_statement() -> Select[Any]:
 
 _BEFORE = _before_statement()
 _STORE_MESSAGES = insert(MESSAGES)
+# After "do you mean one of these?": the message it clarified, the buttons offered since, and
+# the clarified message decided (its guesses no longer kept).
+_CLARIFIED = (select(MESSAGES.c.id, MESSAGES.c.language, MESSAGES.c.text, MESSAGES.c.created_at, MESSAGES.c.guesses)
+              .where(MESSAGES.c.user_id == bindparam("user_id"), MESSAGES.c.direction == "in",
+                     MESSAGES.c.id < bindparam("before")).order_by(MESSAGES.c.id.desc()).limit(1))
+_OFFERED = select(MESSAGES.c.buttons).where(MESSAGES.c.user_id == bindparam("user_id"), MESSAGES.c.direction == "out",
+                                            MESSAGES.c.id > bindparam("after"))
+_DECIDED = update(MESSAGES).where(MESSAGES.c.id == bindparam("message_id")).values(guesses=None)
 
 
 class LastAnswer(NamedTuple):
