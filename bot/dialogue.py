@@ -554,8 +554,8 @@ def _before_statement() -> Select[Any]:
     """The bot's last answer to the user (its id, topic and language), the user's open case and
     the user's messages since `since`; built once (building costs more CPU than running it)."""
     messages, cases, user_id = MESSAGES.c, CASES.c, bindparam("user_id", type_=Integer)
-    last = select(func.max(messages.id)).where(messages.user_id == user_id,
-                                               messages.direction == "out").correlate(None).scalar_subquery()
+    last = (select(messages.id).where(messages.user_id == user_id, messages.direction == "out")
+            .order_by(messages.id.desc()).limit(1).correlate(None).scalar_subquery())
     return select(
         last,
         select(messages.topic).where(messages.id == last).scalar_subquery(),
