@@ -81,7 +81,11 @@ _STORE_INBOUND_POSTGRES = (
     insert(INBOUND).values({name: bindparam(f"inbound_{name}") for name in (
         "channel", "external_id", "user_ref", "message", "reply_to", "platform_at", "status", "attempts",
         "next_attempt_at", "received_at")})
-    .add_cte(_RELEASED).returning(INBOUND.c.id, select(func.count()).select_from(_RELEASED).scalar_subquery()))
+    .add_cte(_RELEASED).returning(
+        INBOUND.c.id, select(func.count()).select_from(_RELEASED).scalar_subquery(),
+        *(select(column).where(USERS.c.channel == bindparam("inbound_channel"),
+                               USERS.c.channel_user_id == bindparam("inbound_user_ref")).scalar_subquery()
+          for column in (USERS.c.context_topic, USERS.c.context_at))))
 _PENDING_MESSAGE = select(INBOUND.c.message).where(INBOUND.c.id == bindparam("row_id"), INBOUND.c.status == "pending")
 _USER_CONTEXT = select(USERS.c.context_topic, USERS.c.context_at).where(
     USERS.c.channel == bindparam("channel"), USERS.c.channel_user_id == bindparam("channel_user_id"))
@@ -90,6 +94,14 @@ _CLAIM = select(INBOUND.c.channel, INBOUND.c.reply_to, INBOUND.c.message).where(
 _CLAIM_POSTGRES = _CLAIM.with_for_update(skip_locked=True)
 _DONE = update(INBOUND).where(INBOUND.c.id == bindparam("row_id"))
 _STORE_OUTBOUND = insert(OUTBOUND)
+
+
+@dataclass(frozen=True)
+class _Inline:
+    """A message a channel answers itself, and its user's context (topic, when) as it was stored."""
+
+    message: IncomingMessage
+    context: tuple[str | None, dt.datetime | None]
 
 
 @dataclass(frozen=True)
@@ -135,7 +147,7 @@ class Delivery:
         self._inbound_ready = asyncio.Event()
         self._outbound_ready = asyncio.Event()
         self._busy: set[int] = set()  # inbox rows this process is answering right now
-        self._inline: dict[int, IncomingMessage] = {}  # of those, the ones a channel answers itself
+        self._inline: dict[int, _Inline] = {}  # of those, the ones a channel answers itself
         self._tasks: list[asyncio.Task[None]] = []
         self._postgres = storage.engine.dialect.name == "postgresql"
 
@@ -162,7 +174,8 @@ class Delivery:
         """Store a message; its row id, or None when the platform delivered it before.
 
         `inline`: the channel answers it at once itself (`answer_now`); the workers leave it
-        alone for a while, and take over if that fails."""
+        alone for a while, and take over if that fails. The same statement reads the user's
+        conversation context, for the turn to ask the NLU with (a round trip fewer)."""
         message = received.message
         now = utcnow()
         row = {"channel": message.channel, "external_id": received.external_id, "user_ref": message.user_ref,
@@ -174,12 +187,14 @@ class Delivery:
         try:
             if self._postgres:  # one statement, committed by itself
                 async with self._storage.autocommit() as connection:
-                    row_id, released = (await connection.execute(_STORE_INBOUND_POSTGRES, held | {
+                    row_id, released, *context = (await connection.execute(_STORE_INBOUND_POSTGRES, held | {
                         f"inbound_{name}": value for name, value in row.items()})).one()
             else:
                 async with self._storage.engine.begin() as connection:
                     row_id = (await connection.execute(_STORE_INBOUND, row)).scalar_one()
                     released = len((await connection.execute(_RELEASE_HELD, held)).all())
+                    context = list((await connection.execute(_USER_CONTEXT, {
+                        "channel": message.channel, "channel_user_id": message.user_ref})).first() or (None, None))
         except IntegrityError:
             log.info("%s message %s delivered again; already stored", message.channel, received.external_id)
             return None
@@ -187,7 +202,7 @@ class Delivery:
             self._outbound_ready.set()
         if inline:
             self._busy.add(row_id)
-            self._inline[row_id] = message
+            self._inline[row_id] = _Inline(message, (context[0], context[1]))
         else:
             self._inbound_ready.set()
         return row_id
@@ -339,16 +354,19 @@ class Delivery:
     async def _turn(self, row_id: int, inline: bool) -> Outcome | None:
         """One message, one transaction: nothing of it is kept unless all of it is. The NLU is
         asked before the transaction begins, so no lock waits on it."""
-        async with self._storage.reading() as connection:
-            message = self._inline.get(row_id)
-            if message is None:
+        inline_message = self._inline.get(row_id)
+        if inline_message is not None:
+            message, context = inline_message.message, inline_message.context
+        else:
+            async with self._storage.reading() as connection:
                 pending = await connection.scalar(_PENDING_MESSAGE, {"row_id": row_id})
                 if pending is None:
                     return None
                 message = message_from_json(pending)
-            context = (await connection.execute(_USER_CONTEXT, {"channel": message.channel,
-                                                                "channel_user_id": message.user_ref})).first()
-        nlu = await self._dialogue.understand_ahead(message, tuple(context) if context is not None else None)
+                found = (await connection.execute(_USER_CONTEXT, {"channel": message.channel,
+                                                                  "channel_user_id": message.user_ref})).first()
+                context = (found[0], found[1]) if found is not None else (None, None)
+        nlu = await self._dialogue.understand_ahead(message, context)
         async with self._storage.session() as session, session.begin():
             row = (await session.execute(_CLAIM_POSTGRES if self._postgres else _CLAIM, {"row_id": row_id})).first()
             if row is None:
