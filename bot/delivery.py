@@ -193,8 +193,11 @@ class Delivery:
                 async with self._storage.engine.begin() as connection:
                     row_id = (await connection.execute(_STORE_INBOUND, row)).scalar_one()
                     released = len((await connection.execute(_RELEASE_HELD, held)).all())
-                    context = list((await connection.execute(_USER_CONTEXT, {
-                        "channel": message.channel, "channel_user_id": message.user_ref})).first() or (None, None))
+                    context = [None, None]
+                    if inline:
+                        found = (await connection.execute(_USER_CONTEXT, {
+                            "channel": message.channel, "channel_user_id": message.user_ref})).first()
+                        context = list(found) if found is not None else context
         except IntegrityError:
             log.info("%s message %s delivered again; already stored", message.channel, received.external_id)
             return None
