@@ -13,7 +13,6 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -103,8 +102,7 @@ def create_app(settings: Settings, guesser: LanguageGuesser | None = None) -> St
     guesser = guesser or LanguageGuesser(list(languages), settings.contrast_language_list())
     engine = make_engine(settings.database_url)
     storage = Storage(engine)
-    http = httpx.AsyncClient(limits=httpx.Limits(max_connections=64, max_keepalive_connections=32))
-    nlu = RasaNluClient(settings.rasa_url_list(), settings.rasa_token, settings.nlu_timeout_seconds, http)
+    nlu = RasaNluClient(settings.rasa_url_list(), settings.rasa_token, settings.nlu_timeout_seconds)
     dialogue = Dialogue(storage, nlu, content, languages, guesser, settings.default_language,
                         settings.answer_threshold, settings.clarify_threshold, settings.context_minutes,
                         case_retention_days=settings.case_retention_days,
@@ -159,7 +157,7 @@ def create_app(settings: Settings, guesser: LanguageGuesser | None = None) -> St
                 await starter.stop()
             await delivery.stop()
             await notifier.drain()
-            await http.aclose()
+            await nlu.aclose()
             await engine.dispose()
 
     async def healthz(request: Request) -> Response:

@@ -37,16 +37,21 @@ def _escape(text: str) -> str:
 
 def _fold(line: str) -> list[str]:
     """Lines of at most 75 octets, continued with a leading space (RFC 5545, 3.1), never inside a character."""
+    if len(line) <= 75 and line.isascii():
+        return [line]
     pieces: list[str] = []
-    current = ""
+    current: list[str] = []
+    size = 0  # octets in `current`
     for char in line:
         limit = 75 if not pieces else 74
-        if len((current + char).encode("utf-8")) > limit:
-            pieces.append(current)
-            current = char
+        width = len(char.encode("utf-8"))
+        if size + width > limit:
+            pieces.append("".join(current))
+            current, size = [char], width
         else:
-            current += char
-    pieces.append(current)
+            current.append(char)
+            size += width
+    pieces.append("".join(current))
     return [pieces[0]] + [" " + piece for piece in pieces[1:]]
 
 

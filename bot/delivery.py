@@ -27,9 +27,9 @@ import logging
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import and_, delete, exists, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -53,7 +53,8 @@ from bot.channel_ids import ChannelIds
 from bot.dialogue import Dialogue
 from bot.handoff import Notifier
 from bot.messages import IncomingMessage, Outcome, Reply, reply_from_json, reply_to_json
-from bot.storage import DATABASE_ERRORS, Address, Inbound, Outbound, SentMessage, Storage, User, unavailable, utcnow
+from bot.storage import (ADDRESSES, DATABASE_ERRORS, INBOUND, OUTBOUND, USERS, Address, Inbound, Outbound, SentMessage,
+                         Storage, User, unavailable, utcnow)
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,47 @@ REPORT_ORDER = {"sent": 1, "delivered": 2, "read": 3, "failed": 4}
 POLL_SECONDS = 1.0  # how often workers look for rows another process stored
 MAX_TURNS_AT_ONCE = 20  # turns the inbox worker of one process runs at the same time
 T = TypeVar("T")
+
+
+# The statements every message runs, built once (building one and its cache key costs more CPU
+# than running it).
+_STORE_INBOUND = insert(INBOUND).returning(INBOUND.c.id)
+_RELEASE_HELD = (update(OUTBOUND).where(OUTBOUND.c.channel == bindparam("held_channel"),
+                                        OUTBOUND.c.recipient == bindparam("held_recipient"), OUTBOUND.c.status == "held")
+                 .values(status="pending", next_attempt_at=bindparam("released_at")).returning(OUTBOUND.c.id))
+# PostgreSQL: both in one statement (a round trip, and no BEGIN and COMMIT of their own). The
+# values are named apart from the columns: a key that names a column would join the UPDATE too.
+_RELEASED = _RELEASE_HELD.cte("released")
+# The reply address, sealed (bot/channel_ids.py), kept once per (channel, reference).
+_SEAL_VALUES: dict[str, Any] = {"channel": bindparam("address_channel"), "ref": bindparam("address_ref"),
+                "sealed": bindparam("address_sealed"), "updated_at": bindparam("released_at")}
+_SEALED = postgres_insert(ADDRESSES).values(_SEAL_VALUES).on_conflict_do_nothing().cte("sealed")
+_SEAL_SQLITE = sqlite_insert(ADDRESSES).values(_SEAL_VALUES).on_conflict_do_nothing()
+_STORE_INBOUND_POSTGRES = (
+    insert(INBOUND).values({name: bindparam(f"inbound_{name}") for name in (
+        "channel", "external_id", "user_ref", "message", "reply_to", "platform_at", "status", "attempts",
+        "next_attempt_at", "received_at")})
+    .add_cte(_RELEASED).add_cte(_SEALED).returning(
+        INBOUND.c.id, select(func.count()).select_from(_RELEASED).scalar_subquery(),
+        *(select(column).where(USERS.c.channel == bindparam("inbound_channel"),
+                               USERS.c.channel_user_id == bindparam("inbound_user_ref")).scalar_subquery()
+          for column in (USERS.c.context_topic, USERS.c.context_at))))
+_PENDING_MESSAGE = select(INBOUND.c.message).where(INBOUND.c.id == bindparam("row_id"), INBOUND.c.status == "pending")
+_USER_CONTEXT = select(USERS.c.context_topic, USERS.c.context_at).where(
+    USERS.c.channel == bindparam("channel"), USERS.c.channel_user_id == bindparam("channel_user_id"))
+_CLAIM = select(INBOUND.c.channel, INBOUND.c.reply_to, INBOUND.c.message).where(
+    INBOUND.c.id == bindparam("row_id"), INBOUND.c.status == "pending")
+_CLAIM_POSTGRES = _CLAIM.with_for_update(skip_locked=True)
+_DONE = update(INBOUND).where(INBOUND.c.id == bindparam("row_id"))
+_STORE_OUTBOUND = insert(OUTBOUND)
+
+
+@dataclass(frozen=True)
+class _Inline:
+    """A message a channel answers itself, and its user's context (topic, when) as it was stored."""
+
+    message: IncomingMessage
+    context: tuple[str | None, dt.datetime | None]
 
 
 @dataclass(frozen=True)
@@ -115,7 +157,7 @@ class Delivery:
         self._inbound_ready = asyncio.Event()
         self._outbound_ready = asyncio.Event()
         self._busy: set[int] = set()  # inbox rows this process is answering right now
-        self._inline: dict[int, IncomingMessage] = {}  # of those, the ones a channel answers itself
+        self._inline: dict[int, _Inline] = {}  # of those, the ones a channel answers itself
         self._tasks: list[asyncio.Task[None]] = []
         self._postgres = storage.engine.dialect.name == "postgresql"
 
@@ -144,42 +186,56 @@ class Delivery:
         The channel's ids are stored as their references (bot/channel_ids.py): the message's user
         and its reply address, whose id is sealed in the address book for sending.
         `inline`: the channel answers it at once itself (`answer_now`); the workers leave it
-        alone for a while, and take over if that fails."""
+        alone for a while, and take over if that fails. The same statement reads the user's
+        conversation context, for the turn to ask the NLU with (a round trip fewer)."""
         channel = received.message.channel
         message = replace(received.message, user_ref=self.ids.ref(channel, received.message.user_ref))
         reply_to = self.ids.ref(channel, received.reply_to)
-        store = insert(Inbound).values(
-            channel=channel, external_id=received.external_id, user_ref=message.user_ref,
-            message=message_to_json(message), reply_to=reply_to, platform_at=received.platform_at,
-            status="pending", attempts=0, next_attempt_at=utcnow() + INLINE_LEASE if inline else utcnow(),
-        ).returning(Inbound.id)
-        upsert = postgres_insert if self._postgres else sqlite_insert
-        # The user's own id too when it is not the reply address (so `make rotate-id-keys` can
-        # recompute every reference from the sealed ids).
-        sealed = {reply_to: received.reply_to, message.user_ref: received.message.user_ref}
-        address = upsert(Address).values([{"channel": channel, "ref": ref, "sealed": self.ids.seal(user_id),
-                                           "updated_at": utcnow()} for ref, user_id in sealed.items()]
-                                         ).on_conflict_do_nothing()
+        now = utcnow()
+        row = {"channel": channel, "external_id": received.external_id, "user_ref": message.user_ref,
+               "message": message_to_json(message), "reply_to": reply_to,
+               "platform_at": received.platform_at, "status": "pending", "attempts": 0,
+               "next_attempt_at": now + INLINE_LEASE if inline else now, "received_at": now}
+        # They wrote: what waited for that (outside WhatsApp's 24-hour window) goes out now.
+        held = {"held_channel": channel, "held_recipient": reply_to, "released_at": now}
+        sealed = {"address_channel": channel, "address_ref": reply_to, "address_sealed": self.ids.seal(received.reply_to)}
         try:
-            async with self._storage.session() as session, session.begin():
-                row_id = (await session.execute(store)).scalar_one()
-                await session.execute(address)
-                # They wrote: what waited for that (outside WhatsApp's 24-hour window) goes out now.
-                released = (await session.execute(
-                    update(Outbound).where(Outbound.channel == channel, Outbound.recipient == reply_to,
-                                           Outbound.status == "held").values(status="pending", next_attempt_at=utcnow())
-                    .returning(Outbound.id))).all()
+            if self._postgres:  # one statement, committed by itself
+                async with self._storage.autocommit() as connection:
+                    row_id, released, *context = (await connection.execute(_STORE_INBOUND_POSTGRES, held | sealed | {
+                        f"inbound_{name}": value for name, value in row.items()})).one()
+            else:
+                async with self._storage.engine.begin() as connection:
+                    row_id = (await connection.execute(_STORE_INBOUND, row)).scalar_one()
+                    await connection.execute(_SEAL_SQLITE, held | sealed)
+                    released = len((await connection.execute(_RELEASE_HELD, held)).all())
+                    context = [None, None]
+                    if inline:
+                        found = (await connection.execute(_USER_CONTEXT, {
+                            "channel": channel, "channel_user_id": message.user_ref})).first()
+                        context = list(found) if found is not None else context
         except IntegrityError:
             log.info("%s message %s delivered again; already stored", message.channel, received.external_id)
             return None
+        if message.user_ref != reply_to:
+            # The user's own id too when it is not the reply address (so `make rotate-id-keys` can
+            # recompute every reference from the sealed ids).
+            await self._seal(channel, message.user_ref, received.message.user_ref)
         if released:
             self._outbound_ready.set()
         if inline:
             self._busy.add(row_id)
-            self._inline[row_id] = message
+            self._inline[row_id] = _Inline(message, (context[0], context[1]))
         else:
             self._inbound_ready.set()
         return row_id
+
+    async def _seal(self, channel: str, ref: str, user_id: str) -> None:
+        async with self._storage.engine.begin() as connection:
+            seal = _SEAL_SQLITE if not self._postgres else postgres_insert(ADDRESSES).values(
+                _SEAL_VALUES).on_conflict_do_nothing()
+            await connection.execute(seal, {"address_channel": channel, "address_ref": ref,
+                                            "address_sealed": self.ids.seal(user_id), "released_at": utcnow()})
 
     async def last_message_at(self, channel: str, reply_to: str) -> dt.datetime | None:
         """When the platform says the newest stored message from this address (its reference,
@@ -329,22 +385,21 @@ class Delivery:
     async def _turn(self, row_id: int, inline: bool) -> Outcome | None:
         """One message, one transaction: nothing of it is kept unless all of it is. The NLU is
         asked before the transaction begins, so no lock waits on it."""
-        async with self._storage.session() as session:
-            message = self._inline.get(row_id)
-            if message is None:
-                pending = await session.scalar(select(Inbound.message).where(Inbound.id == row_id,
-                                                                             Inbound.status == "pending"))
+        inline_message = self._inline.get(row_id)
+        if inline_message is not None:
+            message, context = inline_message.message, inline_message.context
+        else:
+            async with self._storage.reading() as connection:
+                pending = await connection.scalar(_PENDING_MESSAGE, {"row_id": row_id})
                 if pending is None:
                     return None
                 message = message_from_json(pending)
-            user = await session.scalar(select(User).where(User.channel == message.channel,
-                                                           User.channel_user_id == message.user_ref))
-        nlu = await self._dialogue.understand_ahead(message, user)
+                found = (await connection.execute(_USER_CONTEXT, {"channel": message.channel,
+                                                                  "channel_user_id": message.user_ref})).first()
+                context = (found[0], found[1]) if found is not None else (None, None)
+        nlu = await self._dialogue.understand_ahead(message, context)
         async with self._storage.session() as session, session.begin():
-            claim = select(Inbound).where(Inbound.id == row_id, Inbound.status == "pending")
-            if self._postgres:
-                claim = claim.with_for_update(skip_locked=True)
-            row = await session.scalar(claim)
+            row = (await session.execute(_CLAIM_POSTGRES if self._postgres else _CLAIM, {"row_id": row_id})).first()
             if row is None:
                 return None  # answered meanwhile (by another process, or a worker)
             message = message_from_json(row.message)
@@ -352,11 +407,11 @@ class Delivery:
             # A user whose conversation is with the case-management team (an open case) is
             # answered by a person: the dialogue then keeps the message for the case and stays silent.
             outcome = await self._dialogue.respond(session, user, message, nlu, row.reply_to)
-            if not inline:
-                for reply in outcome.replies:
-                    session.add(self._outbound(row.channel, row.reply_to, reply))
+            if not inline and outcome.replies:
+                await session.execute(_STORE_OUTBOUND, [self._outbound_row(row.channel, row.reply_to, reply)
+                                                         for reply in outcome.replies])  # one statement, in order
             # Done; the text is kept in the conversation (messages), not twice.
-            row.status, row.message, row.processed_at = "done", "", utcnow()
+            await session.execute(_DONE, {"row_id": row_id, "status": "done", "message": "", "processed_at": utcnow()})
         if not inline and outcome.replies:
             self._outbound_ready.set()
         if outcome.opened_case is not None:
@@ -393,8 +448,14 @@ class Delivery:
 
     @staticmethod
     def _outbound(channel: str, recipient: str, reply: Reply) -> Outbound:
-        return Outbound(channel=channel, recipient=recipient, payload=json.dumps(reply_to_json(reply), ensure_ascii=False),
-                        status="pending", attempts=0, next_attempt_at=utcnow())
+        return Outbound(**Delivery._outbound_row(channel, recipient, reply))
+
+    @staticmethod
+    def _outbound_row(channel: str, recipient: str, reply: Reply) -> dict[str, object]:
+        now = utcnow()
+        return {"channel": channel, "recipient": recipient, "status": "pending", "attempts": 0, "failures": 0,
+                "sent_parts": 0, "payload": json.dumps(reply_to_json(reply), ensure_ascii=False),
+                "next_attempt_at": now, "created_at": now}
 
     async def enqueue(self, channel: str, recipient: str, replies: tuple[Reply, ...]) -> None:
         """Queue replies that do not answer an incoming message (a case manager's answer...)."""

@@ -7,8 +7,9 @@ payload or NLU) -> run one action -> persist state and replies -> return the Out
 import datetime as dt
 import json
 from dataclasses import replace
+from typing import Any, NamedTuple
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Integer, Select, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from actions.answer_topic import answer_topic
@@ -52,10 +53,10 @@ from bot.errors import NluUnavailable
 from bot.i18n import Language
 from bot.language_detection import LanguageChooser, LanguageGuesser
 from bot.live_content import ContentSource, ContentVersion, FixedContent
-from bot.handoff import TeamHours, acknowledge_due, open_case_of
+from bot.handoff import TeamHours, acknowledge_due
 from bot.messages import IncomingMessage, Location, OpenedCase, Outcome, Reply, reply_to_json
 from bot.normalization import normalize
-from bot.storage import Case, Consent, Message, Storage, User, utcnow
+from bot.storage import CASES, MESSAGES, Case, Consent, Message, Storage, UserState, utcnow
 from bot.understanding import CRISIS_INTENT, OUT_OF_SCOPE, UNKNOWN_DETAIL, Interpreter, Nlu, Remembered, Understanding
 from bot.unanswered import (
     CLARIFICATION,
@@ -97,6 +98,7 @@ class Ahead(Remembered):
     def __init__(self, nlu: Nlu, content: ContentVersion) -> None:
         super().__init__(nlu)
         self.content = content
+        self.understood: dict[tuple[str, str | None], Understanding] = {}  # by text and context topic
 
 
 class Dialogue:
@@ -150,23 +152,25 @@ class Dialogue:
             user = await self._storage.lock_user(session, message.channel, message.user_ref)
             return await self.respond(session, user, message)
 
-    async def understand_ahead(self, message: IncomingMessage, user: User | None) -> Ahead:
-        """Ask the NLU, before the turn's transaction, what `respond` will ask it, reading the
-        conversation's context from `user` as it is now (unlocked). Pass the result to `respond`:
-        it answers the same questions from memory, and asks anew only what a state changed
-        meanwhile (another message of the same user) makes it ask."""
+    async def understand_ahead(self, message: IncomingMessage,
+                               context: tuple[str | None, dt.datetime | None] | None) -> Ahead:
+        """Ask the NLU, before the turn's transaction, what `respond` will ask it, with the
+        conversation's context as stored now (unlocked): the user's `context_topic` and
+        `context_at`, None for a new user. Pass the result to `respond`: it answers the same
+        questions from memory, and asks anew only what a state changed meanwhile (another message
+        of the same user) makes it ask."""
         content = self._source.current
         nlu = Ahead(self._nlu, content)
         if message.text and not message.button and not message.unsupported and not message.text.startswith("/") \
                 and content.store.crisis.detect(message.text) is None:
-            context = self._fresh_context(content, _State(user), message.received_at) if user is not None else None
+            topic = self._fresh_context(content, *context, message.received_at) if context is not None else None
             try:
-                await self._interpreter(nlu, content).interpret(message.text, context)
+                await self._interpret(nlu, content, message.text, topic)
             except NluUnavailable:
                 pass  # remembered: the turn answers with "cannot understand text right now"
         return nlu
 
-    async def respond(self, session: AsyncSession, user: User, message: IncomingMessage,
+    async def respond(self, session: AsyncSession, user: UserState, message: IncomingMessage,
                       nlu: Nlu | None = None, reply_to: str | None = None) -> Outcome:
         """Answer one message of `user`, whose row the caller holds locked in `session`'s
         transaction: the message, the new state and the replies are written there, and stand or
@@ -186,16 +190,17 @@ class Dialogue:
 
         intent, confidence = "", 0.0
         understood: Understanding | None = None  # what the NLU made of a written message
-        previous = await self._last_answer(session, user.id)
+        before = await self._before(session, user.id)
+        previous = before.last_answer
         command = COMMANDS.get(message.text.split()[0].split("@")[0].lower()) if message.text.startswith("/") else None
         payload = message.button or (self._command_payload(message.text, command) if command is not None else "")
-        case = await open_case_of(session, user.id)
+        case = await session.get(Case, before.open_case_id) if before.open_case_id is not None else None
         opened: OpenedCase | None = None
         to_team = case is not None and not _passes_by_the_team(payload)
         if case is not None and to_team:
             result, language, intent = self._with_team(session, user, case, message, payload, state, content)
             confidence = 1.0 if intent == CRISIS else 0.0
-        elif await self._too_fast(session, user.id, message, content):
+        elif self._too_fast(before.recent_messages, message, content):
             # Kept in the conversation but not answered; the user hears why, once a minute.
             language = state.language or self._hinted(message.language_hint) or self._default
             result = await self._slow_down(session, user, self.turn(language, content))
@@ -237,13 +242,14 @@ class Dialogue:
         if not to_team:  # a message for the case manager is no question to the bot
             await self._what_was_missing(session, message, previous, result, language, understood, conversation[0])
         if opened is not None:
-            count(session, HANDOFF_COUNT, message.received_at, opened.topic or "", language, message.channel)
+            await count(session, HANDOFF_COUNT, message.received_at, opened.topic or "", language, message.channel)
 
         if self._languages[language].rtl:
             result = replace(result, replies=tuple(replace(r, text=isolate_numbers(r.text)) for r in result.replies))
 
         self._apply(user, state, result, language)
         user.delete_asked_at = message.received_at if result.topic == "delete" else None
+        await self._storage.save_user(session, user)
         now = utcnow()
         for reply in result.replies:
             buttons = json.dumps([{"title": b.title, "payload": b.payload} for b in reply.buttons], ensure_ascii=False)
@@ -251,24 +257,22 @@ class Dialogue:
             conversation.append(_message_row(user.id, "out", reply.text, language, now, intent=intent or None,
                                              confidence=confidence or None, topic=result.topic,
                                              buttons=buttons if reply.buttons else None, place=place))
-        await session.execute(insert(Message), conversation)  # one statement, in order
+        await session.execute(_STORE_MESSAGES, conversation)  # one statement, in order
         still_open = opened is not None or (case is not None and case.status != "closed")
         return Outcome(language=language, topic=result.topic, replies=result.replies, handoff=still_open,
                        intent=intent, confidence=confidence, opened_case=opened)
 
     # -- too many messages ---------------------------------------------------------------
 
-    async def _too_fast(self, session: AsyncSession, user_id: int, message: IncomingMessage,
-                        content: ContentVersion) -> bool:
-        """More than USER_MESSAGES_PER_MINUTE from this user in the last minute, counted in the
-        database (the user's row is locked, so every process counts the same); a crisis never waits."""
+    def _too_fast(self, recent_messages: int, message: IncomingMessage, content: ContentVersion) -> bool:
+        """More than USER_MESSAGES_PER_MINUTE from this user in the last minute (`recent_messages`,
+        counted in the database: the user's row is locked, so every process counts the same); a
+        crisis never waits."""
         if message.text and content.store.crisis.detect(message.text) is not None:
             return False
-        earlier = await session.scalar(select(func.count(Message.id)).where(
-            Message.user_id == user_id, Message.direction == "in", Message.created_at >= utcnow() - RATE_WINDOW))
-        return (earlier or 0) >= self._messages_per_minute
+        return recent_messages >= self._messages_per_minute
 
-    async def _slow_down(self, session: AsyncSession, user: User, turn: Turn) -> ActionResult:
+    async def _slow_down(self, session: AsyncSession, user: UserState, turn: Turn) -> ActionResult:
         """"Please slow down", unless it was said in the last minute; the dialogue state stays as it was."""
         said = await session.scalar(select(Message.id).where(
             Message.user_id == user.id, Message.direction == "out", Message.topic == SLOW_DOWN,
@@ -280,7 +284,7 @@ class Dialogue:
 
     # -- a person instead of the bot -----------------------------------------------------
 
-    def _with_team(self, session: AsyncSession, user: User, case: Case, message: IncomingMessage, payload: str,
+    def _with_team(self, session: AsyncSession, user: UserState, case: Case, message: IncomingMessage, payload: str,
                    state: "_State", content: ContentVersion) -> tuple[ActionResult, str, str]:
         """A message while the conversation is with the team: (what the user hears, language, intent)."""
         language = state.language or self._hinted(message.language_hint) or self._default
@@ -301,7 +305,7 @@ class Dialogue:
             return acknowledged(turn), language, ""
         return ActionResult("handoff.waiting", (), handoff=True), language, ""
 
-    async def _open_case(self, session: AsyncSession, user: User, message: IncomingMessage, language: str,
+    async def _open_case(self, session: AsyncSession, user: UserState, message: IncomingMessage, language: str,
                          recipient: str, content: ContentVersion) -> tuple[ActionResult, OpenedCase]:
         """Consent given: store it and open the case (urgent after a crisis reply in the last hour)."""
         now = self.clock()
@@ -320,14 +324,16 @@ class Dialogue:
         return result, OpenedCase(case.id, case.urgent, language, case.channel, case.topic)
 
     @staticmethod
-    async def _last_answer(session: AsyncSession, user_id: int) -> Message | None:
-        """The bot's last message to this user (was it a misunderstanding, or a clarification question?)."""
-        return await session.scalar(select(Message).where(Message.user_id == user_id, Message.direction == "out")
-                                    .order_by(Message.id.desc()).limit(1))
+    async def _before(session: AsyncSession, user_id: int) -> "_Before":
+        """What the turn needs to know of the conversation so far, read in one statement."""
+        row = (await session.execute(_BEFORE, {"user_id": user_id, "since": utcnow() - RATE_WINDOW})).one()
+        last_id, topic, language, open_case_id, recent = tuple(row)
+        answer = LastAnswer(last_id, user_id, topic, language) if last_id is not None else None
+        return _Before(answer, open_case_id, recent or 0)
 
     # -- what the bot could not answer, and what was asked ---------------------------------
 
-    async def _what_was_missing(self, session: AsyncSession, message: IncomingMessage, previous: Message | None,
+    async def _what_was_missing(self, session: AsyncSession, message: IncomingMessage, previous: "LastAnswer | None",
                                 result: ActionResult, language: str, understood: Understanding | None,
                                 inbound: dict[str, object]) -> None:
         """In the turn's transaction: keep what the bot could not answer (without the user's
@@ -340,12 +346,12 @@ class Dialogue:
         if written and understood is not None:
             kind = self._unanswered_kind(result, understood)
             if kind is not None:
-                record_unanswered(session, kind, language, message.channel, message.text, message.received_at,
-                                  understood.guesses)
+                await record_unanswered(session, kind, language, message.channel, message.text,
+                                        message.received_at, understood.guesses)
             if result.topic == "clarify":  # decided by the user's next message
                 inbound["guesses"] = guesses_to_json(understood.guesses)
         if written or message.button.startswith(TOPIC_PREFIX):
-            count(session, QUESTION, message.received_at, result.topic, language, message.channel)
+            await count(session, QUESTION, message.received_at, result.topic, language, message.channel)
 
     def _unanswered_kind(self, result: ActionResult, understood: Understanding) -> str | None:
         if result.topic == UNKNOWN_DETAIL:
@@ -356,23 +362,20 @@ class Dialogue:
         return OUT_OF_SCOPE if sure else LOW_CONFIDENCE
 
     @staticmethod
-    async def _clarification_answered(session: AsyncSession, question: Message, result: ActionResult,
+    async def _clarification_answered(session: AsyncSession, question: "LastAnswer", result: ActionResult,
                                       channel: str) -> None:
         """The bot asked "do you mean one of these?"; unless this turn answers one of the topics
         offered (the user pressed one, or named it), the clarified message is kept as unanswered."""
-        clarified = await session.scalar(select(Message).where(
-            Message.user_id == question.user_id, Message.direction == "in", Message.id < question.id)
-            .order_by(Message.id.desc()).limit(1))
+        clarified = (await session.execute(_CLARIFIED, {"user_id": question.user_id, "before": question.id})).first()
         if clarified is None or clarified.guesses is None:
             return  # already deleted by retention, or asked before guesses were kept
-        offered = await session.scalars(select(Message.buttons).where(
-            Message.user_id == question.user_id, Message.direction == "out", Message.id > clarified.id))
+        offered = await session.scalars(_OFFERED, {"user_id": question.user_id, "after": clarified.id})
         topics = {b["payload"][len(TOPIC_PREFIX):] for buttons in offered for b in json.loads(buttons or "[]")
                   if b["payload"].startswith(TOPIC_PREFIX)}
         if result.topic not in topics:
-            record_unanswered(session, CLARIFICATION, question.language or clarified.language or "", channel,
-                              clarified.text, clarified.created_at, guesses_from_json(clarified.guesses))
-        clarified.guesses = None  # decided
+            await record_unanswered(session, CLARIFICATION, question.language or clarified.language or "", channel,
+                                    clarified.text, clarified.created_at, guesses_from_json(clarified.guesses))
+        await session.execute(_DECIDED, {"message_id": clarified.id})
 
     def back_with_bot(self, language: str) -> ActionResult:
         """What the user hears when the case manager closes their case."""
@@ -440,8 +443,17 @@ class Dialogue:
 
     # -- free text -----------------------------------------------------------------------
 
-    def _interpreter(self, nlu: Nlu, content: ContentVersion) -> Interpreter:
-        return Interpreter(nlu, content.store, *self._thresholds)
+    async def _interpret(self, nlu: Nlu, content: ContentVersion, text: str, context: Topic | None) -> Understanding:
+        """What `text` means in `context`; asked again within the turn that `understand_ahead`
+        prepared, the answer it found then (the same content, text and context give the same one)."""
+        if not isinstance(nlu, Ahead):
+            return await Interpreter(nlu, content.store, *self._thresholds).interpret(text, context)
+        key = (text, context.id if context is not None else None)
+        understood = nlu.understood.get(key)
+        if understood is None:
+            understood = await Interpreter(nlu, content.store, *self._thresholds).interpret(text, context)
+            nlu.understood[key] = understood
+        return understood
 
     async def _on_text(self, message: IncomingMessage, state: "_State", nlu: Nlu,
                        content: ContentVersion) -> tuple[ActionResult, str, str, float, Understanding | None]:
@@ -462,9 +474,9 @@ class Dialogue:
         state.language, state.pending_language = decision.language, decision.pending
         language = decision.language
         turn = self.turn(language, content)
-        context = self._fresh_context(content, state, message.received_at)
+        context = self._fresh_context(content, state.context_topic, state.context_at, message.received_at)
         try:
-            understood = await self._interpreter(nlu, content).interpret(message.text, context)
+            understood = await self._interpret(nlu, content, message.text, context)
         except NluUnavailable:
             return nlu_unavailable(turn), language, "", 0.0, None
         result = self._choose_action(turn, understood, state, first_contact)
@@ -487,14 +499,15 @@ class Dialogue:
         return best is not None and best[0] == CRISIS_INTENT and best[1] >= self._crisis_nlu_threshold \
             and not content.store.crisis.looks_alike(text)
 
-    def _fresh_context(self, content: ContentVersion, state: "_State", now: dt.datetime) -> Topic | None:
-        """The previous turn's topic, unless it is older than the context window."""
-        if state.context_topic is None or state.context_at is None:
+    def _fresh_context(self, content: ContentVersion, topic: str | None, at: dt.datetime | None,
+                       now: dt.datetime) -> Topic | None:
+        """The previous turn's topic (`topic`, set `at`), unless it is older than the context window."""
+        if topic is None or at is None:
             return None
-        context_at = state.context_at if state.context_at.tzinfo else state.context_at.replace(tzinfo=dt.timezone.utc)
+        context_at = at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)
         if now - context_at > self._context:
             return None
-        return content.store.topics.get(state.context_topic)
+        return content.store.topics.get(topic)
 
     def _hinted(self, hint: str) -> str | None:
         """A channel's guess (browser or Telegram language), if it is one we speak."""
@@ -527,7 +540,7 @@ class Dialogue:
                 return small_talk[understood.intent]()
         return out_of_scope(turn)
 
-    def _apply(self, user: User, state: "_State", result: ActionResult, language: str) -> None:
+    def _apply(self, user: UserState, state: "_State", result: ActionResult, language: str) -> None:
         # A button pressed before the user wrote or chose anything does not fix their language.
         user.language = result.set_language or state.language
         user.pending_language = None if result.set_language else state.pending_language
@@ -553,10 +566,55 @@ def _asked_recently(asked_at: dt.datetime | None, now: dt.datetime) -> bool:
     return dt.timedelta(0) <= now - asked_at <= DELETE_CONFIRMATION_WINDOW
 
 
+def _before_statement() -> Select[Any]:
+    """The bot's last answer to the user (its id, topic and language), the user's open case and
+    the user's messages since `since`; built once (building costs more CPU than running it)."""
+    messages, cases, user_id = MESSAGES.c, CASES.c, bindparam("user_id", type_=Integer)
+    last = (select(messages.id).where(messages.user_id == user_id, messages.direction == "out")
+            .order_by(messages.id.desc()).limit(1).correlate(None).scalar_subquery())
+    return select(
+        last,
+        select(messages.topic).where(messages.id == last).scalar_subquery(),
+        select(messages.language).where(messages.id == last).scalar_subquery(),
+        select(cases.id).where(cases.user_id == user_id, cases.status != "closed").limit(1).scalar_subquery(),
+        select(func.count(messages.id)).where(messages.user_id == user_id, messages.direction == "in",
+                                              messages.created_at >= bindparam("since")).scalar_subquery(),
+    )
+
+
+_BEFORE = _before_statement()
+_STORE_MESSAGES = insert(MESSAGES)
+# After "do you mean one of these?": the message it clarified, the buttons offered since, and
+# the clarified message decided (its guesses no longer kept).
+_CLARIFIED = (select(MESSAGES.c.id, MESSAGES.c.language, MESSAGES.c.text, MESSAGES.c.created_at, MESSAGES.c.guesses)
+              .where(MESSAGES.c.user_id == bindparam("user_id"), MESSAGES.c.direction == "in",
+                     MESSAGES.c.id < bindparam("before")).order_by(MESSAGES.c.id.desc()).limit(1))
+_OFFERED = select(MESSAGES.c.buttons).where(MESSAGES.c.user_id == bindparam("user_id"), MESSAGES.c.direction == "out",
+                                            MESSAGES.c.id > bindparam("after"))
+_DECIDED = update(MESSAGES).where(MESSAGES.c.id == bindparam("message_id")).values(guesses=None)
+
+
+class LastAnswer(NamedTuple):
+    """The bot's last message to the user (was it a misunderstanding, or a clarification question?)."""
+
+    id: int
+    user_id: int
+    topic: str | None
+    language: str | None
+
+
+class _Before(NamedTuple):
+    """What a turn reads of the conversation before it answers."""
+
+    last_answer: LastAnswer | None
+    open_case_id: int | None  # the user's open handoff case
+    recent_messages: int  # the user's messages in the last RATE_WINDOW (USER_MESSAGES_PER_MINUTE)
+
+
 class _State:
     """The user's dialogue state as it was when the turn began (the actions decide from it)."""
 
-    def __init__(self, user: User) -> None:
+    def __init__(self, user: UserState) -> None:
         self.user_id = user.id
         self.language = user.language
         self.pending_language = user.pending_language

@@ -138,11 +138,13 @@ async def _dialogue(settings: Settings, rasa_url: str, token: str) -> AsyncItera
     with tempfile.TemporaryDirectory() as tmp:
         engine = make_engine(f"sqlite+aiosqlite:///{tmp}/eval.db")
         await migrate(engine)
-        async with httpx.AsyncClient() as http:
-            nlu = RasaNluClient(rasa_url, token, 10, http)
+        nlu = RasaNluClient(rasa_url, token, 10)
+        try:
             yield Dialogue(Storage(engine), nlu, content, languages, guesser, settings.default_language,
                            settings.answer_threshold, settings.clarify_threshold, settings.context_minutes,
                            crisis_nlu_threshold=settings.crisis_nlu_threshold)
+        finally:
+            await nlu.aclose()
         await engine.dispose()
 
 

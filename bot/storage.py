@@ -5,14 +5,18 @@ owned by the Alembic migrations in migrations/; `migrate` brings a database up t
 """
 
 import datetime as dt
+from dataclasses import dataclass, field, fields
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Boolean, Date, event, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, select, true
+from sqlalchemy import (Boolean, Date, event, DateTime, Float, ForeignKey, Index, Integer, String, Table, Text,
+                        UniqueConstraint, bindparam, select, true, update)
 import asyncpg
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bot.settings import PROJECT_ROOT
@@ -301,6 +305,58 @@ class SentMessage(Base):
     status_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+# The tables of the rows every message writes, for plain (Core) statements on the turn's path:
+# they skip the ORM's unit of work and entity loading (see BENCHMARKS.md, "CPU per message").
+USERS = cast(Table, User.__table__)
+ADDRESSES = cast(Table, Address.__table__)
+MESSAGES = cast(Table, Message.__table__)
+INBOUND = cast(Table, Inbound.__table__)
+OUTBOUND = cast(Table, Outbound.__table__)
+CASES = cast(Table, Case.__table__)
+UNANSWERED = cast(Table, Unanswered.__table__)
+WEEKLY_COUNTS = cast(Table, WeeklyCount.__table__)
+
+
+
+
+@dataclass
+class UserState:
+    """A user's row as a turn reads and changes it (plain values; `Storage.save_user` writes them)."""
+
+    id: int
+    channel: str
+    channel_user_id: str
+    language: str | None
+    pending_language: str | None
+    context_topic: str | None
+    context_at: dt.datetime | None
+    awaiting_slot: str | None
+    district: str | None
+    active: bool
+    delete_asked_at: dt.datetime | None
+    _as_read: tuple[object, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._as_read = self._state()
+
+    def _state(self) -> tuple[object, ...]:
+        return tuple(getattr(self, name) for name in _USER_STATE)
+
+    @property
+    def changed(self) -> bool:
+        return self._state() != self._as_read
+
+
+# The columns a turn may change, and the statements on a user's row every turn runs (built once:
+# building a statement and its cache key costs more CPU than running it).
+_USER_STATE = ("language", "pending_language", "context_topic", "context_at", "awaiting_slot", "district", "active",
+               "delete_asked_at")
+_SELECT_USER = select(*(USERS.c[f.name] for f in fields(UserState) if f.init)).where(
+    USERS.c.channel == bindparam("channel"), USERS.c.channel_user_id == bindparam("channel_user_id"))
+_LOCK_USER = _SELECT_USER.with_for_update()
+_SAVE_USER = update(USERS).where(USERS.c.id == bindparam("user_id"))
+
+
 # What a database call raises when the database cannot be reached; `unavailable` tells which of
 # these mean "try again in a moment" (the rest are faults of ours and stay errors).
 DATABASE_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, OSError, TimeoutError, asyncpg.InterfaceError,
@@ -391,6 +447,27 @@ class Storage:
     def session(self) -> AsyncSession:
         return self._sessions()
 
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads that need no transaction of their own (each statement sees what is
+        committed when it runs): `autocommit` on PostgreSQL; SQLite's one connection keeps its
+        BEGIN IMMEDIATE (see `make_engine`)."""
+        if self.engine.dialect.name == "postgresql":
+            async with self.autocommit() as connection:
+                yield connection
+        else:
+            async with self.engine.connect() as connection:
+                yield connection
+
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[AsyncConnection]:
+        """PostgreSQL: a connection on which each statement is a transaction by itself, which spares
+        the round trips for BEGIN and COMMIT (or ROLLBACK): for reads, and writes of one statement."""
+        assert self.engine.dialect.name == "postgresql", "SQLite: use a transaction"
+        async with self.engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            yield connection
+
     async def get_or_create_user(self, session: AsyncSession, channel: str, channel_user_id: str) -> User:
         user = await session.scalar(
             select(User).where(User.channel == channel, User.channel_user_id == channel_user_id)
@@ -410,23 +487,30 @@ class Storage:
             user.active = True  # they wrote to us again, so they no longer block the bot
         return user
 
-    async def lock_user(self, session: AsyncSession, channel: str, channel_user_id: str) -> User:
+    async def lock_user(self, session: AsyncSession, channel: str, channel_user_id: str) -> "UserState":
         """The user, created if new, and locked for the rest of `session`'s transaction (PostgreSQL:
-        a row lock, so two turns of one user in any processes run one after the other)."""
-        if self.engine.dialect.name != "postgresql":
-            return await self.get_or_create_user(session, channel, channel_user_id)
-        mine = select(User).where(User.channel == channel, User.channel_user_id == channel_user_id)
-        user = await session.scalar(mine.with_for_update())
-        if user is None:
+        a row lock, so two turns of one user in any processes run one after the other). A plain
+        copy of the row: `save_user` writes what the turn changed."""
+        mine = {"channel": channel, "channel_user_id": channel_user_id}
+        lock = _LOCK_USER if self.engine.dialect.name == "postgresql" else _SELECT_USER
+        row = (await session.execute(lock, mine)).first()
+        if row is None:
             await self.get_or_create_user(session, channel, channel_user_id)
-            user = await session.scalar(mine.with_for_update().execution_options(populate_existing=True))
-            assert user is not None
-        elif not user.active:
-            user.active = True  # they wrote to us again, so they no longer block the bot
+            row = (await session.execute(lock, mine)).first()
+            assert row is not None
+        user = UserState(*row)
+        user.active = True  # they wrote to us (again), so they no longer block the bot
         return user
 
     @staticmethod
-    async def delete_user(session: AsyncSession, user: "User") -> None:
+    async def save_user(session: AsyncSession, user: "UserState") -> None:
+        """Write what changed of a locked user's row, in `session`'s transaction."""
+        if user.changed:
+            await session.execute(_SAVE_USER, {"user_id": user.id, "updated_at": utcnow(),
+                                               **{name: getattr(user, name) for name in _USER_STATE}})
+
+    @staticmethod
+    async def delete_user(session: AsyncSession, user: "UserState") -> None:
         """Delete a user and everything kept about them (asked for with /delete), in `session`:
         their messages, cases, consents, the inbox rows of their earlier messages, the replies to
         them in the outbox (sent or still queued) and the platform's delivery reports on those.

@@ -15,10 +15,11 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.handoff import BERLIN
-from bot.storage import Unanswered, WeeklyCount
+from bot.storage import UNANSWERED, WEEKLY_COUNTS, Unanswered
 
 # The kinds of unanswered message.
 OUT_OF_SCOPE = "out_of_scope"  # the NLU was sure it is none of our topics (or another office's)
@@ -28,6 +29,9 @@ UNKNOWN_DETAIL = "unknown_detail"  # the topic was understood; its content does 
 KINDS = (OUT_OF_SCOPE, LOW_CONFIDENCE, CLARIFICATION, UNKNOWN_DETAIL)
 QUESTION, HANDOFF = "question", "handoff"  # the kinds of weekly count
 Guesses = Sequence[tuple[str, float]]
+# Built once: a turn runs them (building a statement costs more CPU than running it).
+_STORE_UNANSWERED = insert(UNANSWERED)
+_STORE_COUNT = insert(WEEKLY_COUNTS)
 
 
 def week_of(at: dt.datetime) -> tuple[str, dt.date]:
@@ -45,20 +49,21 @@ def guesses_from_json(text: str | None) -> list[tuple[str, float]]:
     return [(g["intent"], float(g["confidence"])) for g in json.loads(text or "[]")]
 
 
-def record_unanswered(session: AsyncSession, kind: str, language: str, channel: str, text: str, at: dt.datetime,
-                      guesses: Guesses) -> None:
+async def record_unanswered(session: AsyncSession, kind: str, language: str, channel: str, text: str,
+                            at: dt.datetime, guesses: Guesses) -> None:
     """Keep an unanswered message in `session`'s transaction (the turn's)."""
     week, day = week_of(at)
-    session.add(Unanswered(kind=kind, language=language, channel=channel, text=text, week=week, day=day,
-                           guesses=guesses_to_json(guesses)))
+    await session.execute(_STORE_UNANSWERED, {"kind": kind, "language": language, "channel": channel, "text": text,
+                                              "week": week, "day": day, "guesses": guesses_to_json(guesses)})
 
 
-def count(session: AsyncSession, kind: str, at: dt.datetime, topic: str, language: str, channel: str) -> None:
+async def count(session: AsyncSession, kind: str, at: dt.datetime, topic: str, language: str, channel: str) -> None:
     """One more for the week's figure, in `session`'s transaction: a row of its own, summed when
     read. (One row per figure, counted up, would be locked by every turn counting the same figure
     until it commits: on PostgreSQL, users asking the same thing would wait for each other.)"""
     week, _ = week_of(at)
-    session.add(WeeklyCount(week=week, kind=kind, topic=topic[:64], language=language, channel=channel, count=1))
+    await session.execute(_STORE_COUNT, {"week": week, "kind": kind, "topic": topic[:64], "language": language,
+                                         "channel": channel, "count": 1})
 
 
 def suggested_intent(guesses: Guesses) -> str:

@@ -145,8 +145,11 @@ NOT_DISTRICTS = [
 @pytest.mark.parametrize("text", NOT_DISTRICTS)
 async def test_words_that_only_look_like_a_district_are_none(rasa_server: tuple[str, str], text: str) -> None:
     url, token = rasa_server
-    async with httpx.AsyncClient() as http:
-        result = await RasaNluClient(url, token, 10, http).parse(text)
+    nlu = RasaNluClient(url, token, 10)
+    try:
+        result = await nlu.parse(text)
+    finally:
+        await nlu.aclose()
     assert "district" not in result.entities, result.entities
 
 

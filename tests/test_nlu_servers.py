@@ -68,10 +68,11 @@ def nobody_listening() -> str:
 
 async def test_texts_are_spread_evenly_over_two_servers() -> None:
     first, second = FakeRasa(), FakeRasa()
-    async with serving(first, second) as urls, httpx.AsyncClient() as http:
-        nlu = RasaNluClient(urls, "", 2, http)
+    async with serving(first, second) as urls:
+        nlu = RasaNluClient(urls, "", 2)
         for n in range(10):
             assert (await nlu.parse(f"frage {n}")).intent == "cafeo_women"
+        await nlu.aclose()
     assert (len(first.texts), len(second.texts)) == (5, 5)
 
 
@@ -79,8 +80,8 @@ async def test_a_busy_server_gets_no_more_texts_while_the_other_is_free() -> Non
     """Rasa answers one text at a time: the texts go to the server with none in flight."""
     slow, free = FakeRasa(), FakeRasa()
     slow.held.clear()
-    async with serving(slow, free) as urls, httpx.AsyncClient() as http:
-        nlu = RasaNluClient(urls, "", 2, http)
+    async with serving(slow, free) as urls:
+        nlu = RasaNluClient(urls, "", 2)
         waiting = asyncio.create_task(nlu.parse("die erste frage"))
         try:
             while not slow.texts and not free.texts:
@@ -91,17 +92,19 @@ async def test_a_busy_server_gets_no_more_texts_while_the_other_is_free() -> Non
         finally:
             slow.held.set()  # the fake server can stop only once its texts are answered
             await asyncio.gather(waiting, return_exceptions=True)
+            await nlu.aclose()
     assert len(busy.texts) == 1 and len(other.texts) == 4
 
 
 @pytest.mark.parametrize("down", ["connection refused", "HTTP 503"])
 async def test_a_server_that_is_down_leaves_every_text_to_the_other(down: str) -> None:
     failing, answering = FakeRasa(status=503), FakeRasa()
-    async with serving(failing, answering) as urls, httpx.AsyncClient() as http:
+    async with serving(failing, answering) as urls:
         if down == "connection refused":
             urls[0] = nobody_listening()
-        nlu = RasaNluClient(urls, "", 2, http)
+        nlu = RasaNluClient(urls, "", 2)
         results = [await nlu.parse(f"frage {n}") for n in range(6)]
+        await nlu.aclose()
     assert [r.intent for r in results] == ["cafeo_women"] * 6
     assert answering.texts == [f"frage {n}" for n in range(6)]
     # Asked once, then last while it is likely still down: later texts did not wait for it.
@@ -110,20 +113,22 @@ async def test_a_server_that_is_down_leaves_every_text_to_the_other(down: str) -
 
 async def test_no_server_answering_is_nlu_unavailable_naming_each() -> None:
     failing = FakeRasa(status=500)
-    async with serving(failing) as urls, httpx.AsyncClient() as http:
+    async with serving(failing) as urls:
         refused = nobody_listening()
-        nlu = RasaNluClient([refused, urls[0]], "", 2, http)
+        nlu = RasaNluClient([refused, urls[0]], "", 2)
         with pytest.raises(NluUnavailable) as raised:
             await nlu.parse("hallo")
+        await nlu.aclose()
     assert refused in str(raised.value) and "HTTP 500" in str(raised.value)
 
 
 async def test_one_url_alone_works_as_before() -> None:
     only = FakeRasa()
-    async with serving(only) as urls, httpx.AsyncClient() as http:
-        nlu = RasaNluClient(urls[0], "", 2, http)
+    async with serving(only) as urls:
+        nlu = RasaNluClient(urls[0], "", 2)
         assert (await nlu.parse("hallo")).intent == "cafeo_women"
         assert await nlu.servers_ready() == [True]
+        await nlu.aclose()
     assert only.texts == ["hallo"]
 
 
