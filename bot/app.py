@@ -8,7 +8,6 @@ NLU server, each channel, and the content in use (with an edit that could not be
 
 import asyncio
 import logging
-import os
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,7 +32,7 @@ from bot.language_detection import LanguageGuesser
 from bot.live_content import LiveContent
 from bot.nlu import RasaNluClient
 from bot.retention import purge_every
-from bot.settings import Settings
+from bot.settings import Settings, kept_secret
 from bot.staff import StaffConsole
 from bot.storage import DATABASE_ERRORS, Storage, make_engine, migrate, unavailable
 
@@ -44,16 +43,7 @@ def web_secret(settings: Settings) -> bytes:
     """WEB_SECRET, else the key kept in WEB_SECRET_FILE, made on first start (readable by us only)."""
     if settings.web_secret:
         return settings.web_secret.encode()
-    path = settings.web_secret_file
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "w") as handle:
-                handle.write(secrets.token_urlsafe(32))
-        except FileExistsError:
-            pass  # another process made it first
-    return path.read_text().strip().encode()
+    return kept_secret(settings.web_secret_file, lambda: secrets.token_urlsafe(32)).encode()
 
 
 class ChannelStarter:

@@ -19,7 +19,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import TYPE_CHECKING
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from bot.errors import ConfigError
+from bot.settings import kept_secret
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -87,25 +87,11 @@ def new_key() -> str:
     return Fernet.generate_key().decode()
 
 
-def kept_key(path: Path) -> str:
-    """The key kept in `path`, made on first use (readable by us only); several processes
-    starting together share the first one written."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(descriptor, "w") as handle:
-                handle.write(new_key())
-        except FileExistsError:
-            pass  # another process made it first
-    return path.read_text().strip()
-
-
 def channel_ids(id_keys: str, id_hash_key: str, keys_file: Path) -> ChannelIds:
     """From the settings: ID_KEYS and ID_HASH_KEY, else (a developer's machine) two keys made once
     and kept in `keys_file` and `keys_file` + ".hash"."""
-    keys = parse_keys(id_keys) if id_keys.strip() else (kept_key(keys_file).encode(),)
-    hash_key = id_hash_key.strip() or kept_key(keys_file.with_name(keys_file.name + ".hash"))
+    keys = parse_keys(id_keys) if id_keys.strip() else (kept_secret(keys_file, new_key).encode(),)
+    hash_key = id_hash_key.strip() or kept_secret(keys_file.with_name(keys_file.name + ".hash"), new_key)
     return ChannelIds(keys, hash_key.encode())
 
 
@@ -173,7 +159,7 @@ async def _rotate_now() -> Rotated:
     ids = channel_ids(settings.id_keys, settings.id_hash_key, settings.id_keys_file)
     previous = None
     if settings.id_hash_key_previous.strip():
-        previous = ChannelIds(parse_keys(settings.id_keys) or (kept_key(settings.id_keys_file).encode(),),
+        previous = ChannelIds(parse_keys(settings.id_keys) or (kept_secret(settings.id_keys_file, new_key).encode(),),
                               settings.id_hash_key_previous.strip().encode())
     engine = make_engine(settings.database_url)
     try:

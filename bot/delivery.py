@@ -83,7 +83,8 @@ _RELEASED = _RELEASE_HELD.cte("released")
 # The reply address, sealed (bot/channel_ids.py), kept once per (channel, reference).
 _SEAL_VALUES: dict[str, Any] = {"channel": bindparam("address_channel"), "ref": bindparam("address_ref"),
                 "sealed": bindparam("address_sealed"), "updated_at": bindparam("released_at")}
-_SEALED = postgres_insert(ADDRESSES).values(_SEAL_VALUES).on_conflict_do_nothing().cte("sealed")
+_SEAL_POSTGRES = postgres_insert(ADDRESSES).values(_SEAL_VALUES).on_conflict_do_nothing()
+_SEALED = _SEAL_POSTGRES.cte("sealed")
 _SEAL_SQLITE = sqlite_insert(ADDRESSES).values(_SEAL_VALUES).on_conflict_do_nothing()
 _STORE_INBOUND_POSTGRES = (
     insert(INBOUND).values({name: bindparam(f"inbound_{name}") for name in (
@@ -232,9 +233,7 @@ class Delivery:
 
     async def _seal(self, channel: str, ref: str, user_id: str) -> None:
         async with self._storage.engine.begin() as connection:
-            seal = _SEAL_SQLITE if not self._postgres else postgres_insert(ADDRESSES).values(
-                _SEAL_VALUES).on_conflict_do_nothing()
-            await connection.execute(seal, {"address_channel": channel, "address_ref": ref,
+            await connection.execute(_SEAL_POSTGRES if self._postgres else _SEAL_SQLITE, {"address_channel": channel, "address_ref": ref,
                                             "address_sealed": self.ids.seal(user_id), "released_at": utcnow()})
 
     async def last_message_at(self, channel: str, reply_to: str) -> dt.datetime | None:

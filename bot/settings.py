@@ -1,6 +1,8 @@
 """Typed settings read from the environment, with defaults that run on a developer's machine."""
 
+import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
@@ -195,6 +197,20 @@ class Settings(BaseSettings):
 
     def contrast_language_list(self) -> list[str]:
         return [code.strip() for code in self.contrast_languages.split(",") if code.strip()]
+
+
+def kept_secret(path: Path, make: Callable[[], str]) -> str:
+    """The secret kept in `path`, made with `make` on first use (readable by us only); several
+    processes starting together share the first one written."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(make())
+        except FileExistsError:
+            pass  # another process made it first
+    return path.read_text().strip()
 
 
 def load_settings() -> Settings:

@@ -2,9 +2,11 @@
 
 import asyncio
 import datetime as dt
+from pathlib import Path
 from typing import Any, cast
 
 from cryptography.fernet import Fernet
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.channel_ids import ChannelIds, channel_ids
 from bot.channels.base import Received
@@ -12,6 +14,7 @@ from bot.delivery import Delivery
 from bot.dialogue import Dialogue
 from bot.errors import NluUnavailable
 from bot.messages import IncomingMessage
+from bot.language_detection import LanguageGuesser
 from bot.nlu import IntentScore, NluResult
 from bot.settings import Settings
 from bot.storage import Address, Storage, make_engine, migrate
@@ -75,3 +78,19 @@ async def reachable(app: Any, channel: str, user_id: str) -> str:
         if await session.get(Address, (channel, ref)) is None:
             session.add(Address(channel=channel, ref=ref, sealed=delivery.ids.seal(user_id)))
     return ref
+
+
+async def sqlite_delivery(path: Path, nlu: FakeNlu, guesser: LanguageGuesser) -> tuple[Delivery, AsyncEngine]:
+    """A delivery core on a new SQLite file in `path`, with the real content and catalogs and the
+    FAKE NLU, and its engine (the caller disposes of it)."""
+    from bot.content import load_content
+    from bot.i18n import load_languages
+    from bot.settings import PROJECT_ROOT
+
+    engine = make_engine(f"sqlite+aiosqlite:///{path / 'bot.db'}")
+    await migrate(engine)
+    languages = load_languages(PROJECT_ROOT / "locales")
+    storage = Storage(engine)
+    dialogue = Dialogue(storage, nlu, load_content(PROJECT_ROOT / "content", set(languages)), languages, guesser,
+                        "de", 0.45, 0.2, 30)
+    return Delivery(storage, dialogue, fresh_ids()), engine

@@ -24,7 +24,7 @@ from bot.language_detection import LanguageGuesser
 from bot.settings import PROJECT_ROOT
 from bot.storage import Inbound, Outbound, Storage, User, make_engine, migrate
 from tests.conftest import Chat, free_port, make_settings, start_app, users
-from tests.fakes import FakeNlu, fresh_ids, reachable, web_message
+from tests.fakes import FakeNlu, reachable, sqlite_delivery, web_message
 from tests.fake_telegram import TOKEN, FakeTelegram, sample, serve
 from tests.test_telegram import CHAT, SECRET, Telegram, running, text_update
 
@@ -253,13 +253,7 @@ async def test_while_the_nlu_thinks_about_one_message_other_turns_go_on(tmp_path
     """A turn asks the NLU before its transaction begins: while Rasa is slow on one user's
     message, another user's turn runs and ends (a transaction waiting on Rasa would hold the
     database, on SQLite all of it, and every other turn behind it)."""
-    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
-    await migrate(engine)
-    languages = load_languages(PROJECT_ROOT / "locales")
-    storage = Storage(engine)
-    dialogue = Dialogue(storage, nlu, load_content(PROJECT_ROOT / "content", set(languages)), languages, guesser,
-                        "de", 0.45, 0.2, 30)
-    delivery = Delivery(storage, dialogue, fresh_ids())
+    delivery, engine = await sqlite_delivery(tmp_path, nlu, guesser)
     nlu.says("was ist das cafeo", "cafeo_about")
     rasa_answers = nlu.hold("was ist das cafeo")
 

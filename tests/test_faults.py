@@ -32,7 +32,7 @@ from tests import fake_telegram, fake_whatsapp
 from tests.conftest import Chat, free_port, make_settings, start_app
 from tests.fake_telegram import FakeTelegram
 from tests.fake_whatsapp import FakeGraph
-from tests.fakes import FakeNlu, fresh_ids, reachable, web_message
+from tests.fakes import FakeNlu, reachable, sqlite_delivery, web_message
 from tests.tcp_proxy import TcpProxy
 from tests.test_delivery import update_from
 from tests.test_telegram import SECRET
@@ -279,13 +279,7 @@ async def test_a_message_waiting_on_a_slow_nlu_holds_up_no_other_users_message(
     """The inbox worker (webhooks, retries) starts each due message's turn as it sees it: while
     Rasa is slow on one user's message, a message of another user arriving meanwhile is answered.
     (With the FAKE NLU, held back by the test.)"""
-    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}")
-    await migrate(engine)
-    languages = load_languages(PROJECT_ROOT / "locales")
-    storage = Storage(engine)
-    dialogue = Dialogue(storage, nlu, load_content(PROJECT_ROOT / "content", set(languages)), languages, guesser,
-                        "de", 0.45, 0.2, 30)
-    delivery, channel = Delivery(storage, dialogue, fresh_ids()), RecordingChannel()
+    (delivery, engine), channel = await sqlite_delivery(tmp_path, nlu, guesser), RecordingChannel()
     delivery.add_channel(channel)
     nlu.says("was ist das cafeo", "cafeo_about")
     rasa_answers = nlu.hold("was ist das cafeo")
