@@ -164,8 +164,9 @@ class LanguageChooser:
         if not candidates:
             return self._foreign_script(text, len(words), letters)
         if remembered is not None and self._scripts.get(remembered) != "LATIN" and script == "LATIN":
-            # Latin letters from an Arabic, Persian or Russian speaker: a transliteration.
-            return Choice(remembered, reason="transliteration")
+            # Latin letters from an Arabic, Persian or Russian speaker: a transliteration, unless
+            # it is a sentence plainly in one of our Latin languages ("ich kann nicht mehr").
+            return self._plainly_latin(text, len(words), candidates) or Choice(remembered, reason="transliteration")
         if self._words.only_loanwords(text):
             # "CaféO Adresse", "Termin?": German words every newcomer uses; they move no one,
             # and for a new user the channel's hint or Herne's default (German) decides.
@@ -247,6 +248,18 @@ class LanguageChooser:
     def _new_script(self, remembered: str | None, script: str) -> bool:
         """A message in another script than the user's language: plainly another language."""
         return remembered is not None and self._scripts.get(remembered) != script
+
+    def _plainly_latin(self, text: str, n_words: int, candidates: list[str]) -> Choice | None:
+        """A longer Latin text most of whose words are one Latin language's own, with no word of a
+        language of another script typed in Latin letters: that language, plainly."""
+        if n_words <= SHORT_WORDS or self._transliteration.votes(text):
+            return None
+        scores = self._scores(text, candidates)
+        ranked = sorted(scores.values(), reverse=True) + [0, 0]
+        leader = max(scores, key=lambda code: scores[code])
+        if ranked[0] - ranked[1] >= WORDS_MARGIN and ranked[0] * 2 >= n_words:
+            return Choice(leader, sure=True, reason="words")
+        return None
 
     def _scores(self, text: str, candidates: Iterable[str]) -> dict[str, int]:
         """Word votes from content/words.yml plus telling letters and forms (each kind counts twice)."""

@@ -173,6 +173,20 @@ def test_a_transliteration_keeps_the_users_script_language(chooser: LanguageChoo
     assert chooser.decide("privet gde kurs nemeckogo", "ru", None, None).language == "ru"
 
 
+@pytest.mark.parametrize(("message", "remembered", "expected"), [
+    ("ich kann nicht mehr, will nicht mehr leben", "fa", "de"),
+    ("wo ist das cafe und wann ist es offen", "uk", "de"),
+    ("where can i do the placement test please", "ar", "en"),
+    ("man nemitoonam dige, komak mikham", "fa", "fa"),  # Finglish stays Persian
+    ("ya ne mogu bolshe, pomogite", "ru", "ru"),
+    ("wo ist cafe", "fa", "fa"),  # short: the conversation's language decides
+])
+def test_a_latin_sentence_plainly_in_one_of_our_languages_is_no_transliteration(
+        chooser: LanguageChooser, message: str, remembered: str, expected: str) -> None:
+    """A Persian speaker writing a German sentence (a crisis, a friend's phone) is answered in German."""
+    assert chooser.decide(message, remembered, None, None).language == expected
+
+
 def test_unsupported_is_said_only_for_a_long_text(chooser: LanguageChooser) -> None:
     assert not chooser.decide("Dzień dobry", None, None, None).unsupported
     assert not chooser.decide("Bonjour madame", "tr", None, None).unsupported
