@@ -755,3 +755,22 @@ async def test_a_look_alike_is_answered_as_usual(dialogue: Dialogue, nlu: FakeNl
     assert not any("116 016" in reply.text for reply in outcome.replies)
     unknown = await dialogue.handle(said("this grammar course is killing me", user="u2"))
     assert unknown.topic == "out_of_scope"
+
+
+@pytest.mark.parametrize("message", [
+    "i cant anymore with this bureaucracy lol, can someone help me fill it in",
+    "killer deals on bikes at the flea market?",
+    "دکتر کودکان میخوام، بچم سرما خورده",
+    "jobcenter acilana kadar vakit oldurecegim kafe var mi",
+    "omor timpul pana deschide jobcenter",
+    "къде да купя хубав кухненски нож",
+])
+def test_everyday_words_that_sound_alarming_are_look_alikes(guide: CrisisGuide, message: str) -> None:
+    """Round 5 (session 17): development sets' false alarms, as families (killing time, a kitchen
+    knife, a child with a cold, "can't anymore" with the paperwork); the NLU's crisis intent defers to them."""
+    assert guide.looks_alike(message) and guide.detect(message) is None
+
+
+def test_a_look_alike_does_not_hide_a_danger_in_the_same_message(guide: CrisisGuide) -> None:
+    assert guide.detect("er hat ein küchenmesser und will mich umbringen") is not None
+    assert guide.detect("i cant anymore, i want to die") is not None
