@@ -166,7 +166,8 @@ class LanguageChooser:
         if remembered is not None and self._scripts.get(remembered) != "LATIN" and script == "LATIN":
             # Latin letters from an Arabic, Persian or Russian speaker: a transliteration, unless
             # it is a sentence plainly in one of our Latin languages ("ich kann nicht mehr").
-            return self._plainly_latin(text, len(words), candidates) or Choice(remembered, reason="transliteration")
+            plain = self._plainly_latin(text, len(words), candidates) if remembered in self._scripts else None
+            return plain or Choice(remembered, reason="transliteration")
         if self._words.only_loanwords(text):
             # "CaféO Adresse", "Termin?": German words every newcomer uses; they move no one,
             # and for a new user the channel's hint or Herne's default (German) decides.
