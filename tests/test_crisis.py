@@ -774,3 +774,85 @@ def test_everyday_words_that_sound_alarming_are_look_alikes(guide: CrisisGuide, 
 def test_a_look_alike_does_not_hide_a_danger_in_the_same_message(guide: CrisisGuide) -> None:
     assert guide.detect("er hat ein küchenmesser und will mich umbringen") is not None
     assert guide.detect("i cant anymore, i want to die") is not None
+
+
+# Round 6 (session 18), families from the development sets crisis-blind-3 and -4, reworded: a rope made
+# ready, farewells and giving things away, being followed or locked in, honour threats, bleeding in
+# pregnancy, seizures, stroke signs, a shaken baby, a child not home since yesterday, children without food.
+ROUND6 = [
+    ("de", "suicide", "das seil hängt schon im dachboden"),
+    ("de", "suicide", "lebt alle wohl, verzeiht mir alle"),
+    ("de", "violence", "ein mann läuft mir seit der schule hinterher"),
+    ("de", "medical", "ich bin schwanger und blute seit einer stunde"),
+    ("de", "child", "der nachbar schüttelt sein baby wenn es weint"),
+    ("en", "suicide", "the rope is ready, this is goodbye"),
+    ("en", "violence", "some guy followed me from the station to my door"),
+    ("en", "medical", "my wife is pregnant and bleeding a lot"),
+    ("en", "child", "my daughter didnt come home since yesterday"),
+    ("ar", "suicide", "ودعت اهلي وهاي اخر رسالة مني"),
+    ("ar", "violence", "akhi bihaddedni bel 2atl 3ashan el sharaf"),
+    ("ar", "medical", "jaddi 3ando wja3 2awi bel sadr"),
+    ("ar", "child", "ابني ما رجع من المدرسة لهلأ"),
+    ("fa", "suicide", "khodahafez baraye hamishe, halalam konid"),
+    ("fa", "violence", "یه مرد از ایستگاه دنبالم میاد"),
+    ("fa", "medical", "مادرم تشنج کرده"),
+    ("fa", "child", "پسرم از دیشب خونه نیومده"),
+    ("tr", "suicide", "herkes hakkini helal etsin"),
+    ("tr", "violence", "eski kocam beni takip ediyor"),
+    ("tr", "medical", "babam yerde kasiliyor"),
+    ("tr", "child", "oglum okuldan donmedi hala"),
+    ("ro", "suicide", "adio tuturor, iertati-ma pe toti"),
+    ("ro", "violence", "un barbat ma urmareste de la gara"),
+    ("ro", "medical", "sotia e insarcinata si sangereaza"),
+    ("ro", "child", "fiul meu nu s-a intors acasa de aseara"),
+    ("uk", "suicide", "мотузка вже готова"),
+    ("uk", "violence", "за мною йде якийсь чоловік"),
+    ("uk", "medical", "дружина вагітна і кровить"),
+    ("uk", "child", "син не повернувся додому з учора"),
+    ("ru", "suicide", "прощайте все, это последнее сообщение"),
+    ("ru", "violence", "меня заперли в квартире"),
+    ("ru", "medical", "жена беременна и кровотечение сильное"),
+    ("ru", "child", "дочь не пришла домой вчера"),
+    ("fr", "suicide", "la corde est prete, adieu pour toujours"),
+    ("fr", "violence", "qqn me suit depuis le tram"),
+    ("fr", "medical", "ma femme est enceinte et saigne beaucoup"),
+    ("fr", "child", "mon fils est pas rentré depuis hier"),
+    ("bg", "suicide", "сбогом на всички, въжето е готово"),
+    ("bg", "violence", "някой ме следи от спирката"),
+    ("bg", "medical", "жена ми е бременна и кърви"),
+    ("bg", "child", "синът ми не се е прибрал от вчера"),
+]
+ROUND6_LOOK_ALIKES = [
+    "bin todmüde nach der arbeit",
+    "my feet are killing me after the walk to the jobcenter",
+    "تعبان موت من الشغل",
+    "bu bürokrasi beni öldürüyor",
+    "бюрократия меня убивает",
+    "la paperasse va me tuer mdr",
+    "има ли обучение против насилие за младежи",
+]
+
+
+@pytest.mark.parametrize(("language", "category", "message"), ROUND6)
+def test_round_six_dangers_are_recognised(guide: CrisisGuide, language: str, category: str, message: str) -> None:
+    found = guide.detect(message)
+    assert found is not None and found.category == category
+
+
+@pytest.mark.parametrize("message", ROUND6_LOOK_ALIKES)
+def test_round_six_hyperboles_are_look_alikes(guide: CrisisGuide, message: str) -> None:
+    """Tired "to death", feet or paperwork "killing me", a course against violence."""
+    assert guide.detect(message) is None
+
+
+@pytest.mark.parametrize("message", [
+    "must i kill the engine when i wait outside the school",
+    "daram az konjkavi mimiram natije key miad",
+    "میتونم مادرمو با خودم بیارم کلاس؟",
+    "el mobile battery mayte, fini eb3at email?",
+    "je cherche un rdv chez le pediatre pour ma fille",
+    "този курс по немски ще ме убие хаха",
+])
+def test_round_six_look_alikes_quiet_the_nlu(guide: CrisisGuide, message: str) -> None:
+    """The NLU's crisis intent took these for dangers (round 6, development sets): as look-alikes it defers."""
+    assert guide.looks_alike(message) and guide.detect(message) is None
