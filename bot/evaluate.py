@@ -58,8 +58,11 @@ LANGUAGE_SETS = [PROJECT_ROOT / "tests" / "nlu" / "language.yml",
                  # slang, typos, transliteration, German service words; written blind (session 16), measured
                  # once, tuned on in session 17: a development set now
                  PROJECT_ROOT / "tests" / "nlu" / "language-blind-2.yml",
-                 # written blind like language-blind-2 (session 17), before that round; never tuned on
-                 PROJECT_ROOT / "tests" / "nlu" / "language-blind-3.yml"]
+                 # written blind like language-blind-2 (session 17), before that round; measured once, then
+                 # tuned on in session 18
+                 PROJECT_ROOT / "tests" / "nlu" / "language-blind-3.yml",
+                 # written blind like language-blind-3 (session 18); never tuned on
+                 PROJECT_ROOT / "tests" / "nlu" / "language-blind-4.yml"]
 CRISIS_SETS = [PROJECT_ROOT / "tests" / "nlu" / "crisis.yml",
                # written after the expressions were extended on what crisis.yml showed
                PROJECT_ROOT / "tests" / "nlu" / "crisis-fresh.yml",
@@ -72,8 +75,11 @@ CRISIS_SETS = [PROJECT_ROOT / "tests" / "nlu" / "crisis.yml",
                # indirect descriptions of danger, written blind like crisis-blind-2 (session 16), measured once;
                # tuned on in the fifth round (session 17), a development set since
                PROJECT_ROOT / "tests" / "nlu" / "crisis-blind-3.yml",
-               # written blind like crisis-blind-3 (session 17), before the fifth round; never tuned on
-               PROJECT_ROOT / "tests" / "nlu" / "crisis-blind-4.yml"]
+               # written blind like crisis-blind-3 (session 17), before the fifth round; measured once, tuned
+               # on in the sixth round (session 18), a development set since
+               PROJECT_ROOT / "tests" / "nlu" / "crisis-blind-4.yml",
+               # written blind (session 18), before the sixth round; never tuned on
+               PROJECT_ROOT / "tests" / "nlu" / "crisis-blind-5.yml"]
 SWEEP = (0.2, 0.3, 0.4, 0.45, 0.5, 0.6, 0.7)
 DEFAULT_CONFIG = PROJECT_ROOT / "tests" / "nlu" / "config-default.yml"
 OURS_CONFIG = PROJECT_ROOT / "nlu_data" / "config.yml"
