@@ -45,7 +45,9 @@ class Concepts:
         phrases: list[tuple[str, str]] = []
         for name, terms in self.terms.items():
             for term in terms:
-                if term.endswith(WHOLE_WORD_MARK):
+                if term.endswith(WHOLE_WORD_MARK) and " " in term:
+                    phrases.append((term, name))  # whole words only: "c est ou=" is not "c est ouvert"
+                elif term.endswith(WHOLE_WORD_MARK):
                     whole.setdefault(term[:-1], set()).add(name)
                 elif " " in term:
                     phrases.append((term, name))
@@ -75,7 +77,12 @@ class Concepts:
                 for end in range(start + PHRASE_MIN, min(len(word), start + self._longest) + 1):
                     found.update(self._inside.get(word[start:end], ()))
         for term, name in self._phrases:
-            if name not in found and (f" {term} " in padded or (len(term) >= PHRASE_MIN and term in normalized)):
+            if name in found:
+                continue
+            if term.endswith(WHOLE_WORD_MARK):
+                if f" {term[:-1]} " in padded:
+                    found.add(name)
+            elif f" {term} " in padded or (len(term) >= PHRASE_MIN and term in normalized):
                 found.add(name)
         return found
 
@@ -86,7 +93,7 @@ class Concepts:
         phrases = [t for name in names for t in self.terms.get(name, ()) if " " in t]
         text = " ".join(w for w in words if not any(w.startswith(t) for t in terms))
         for phrase in phrases:
-            text = f" {text} ".replace(f" {phrase} ", " ").strip()
+            text = f" {text} ".replace(f" {phrase.removesuffix(WHOLE_WORD_MARK)} ", " ").strip()
         return text
 
 

@@ -151,6 +151,13 @@ def test_concepts_match_across_scripts_and_spellings(content: ContentStore) -> N
     assert "cafeo" not in mentioned("wann hat das jobcenter offen")
 
 
+def test_a_phrase_ending_in_the_whole_word_mark_matches_only_whole_words(content: ContentStore) -> None:
+    """ "c'est où" asks where; "c'est ouvert" asks when (it once read as a question about the place)."""
+    assert "location" in content.concepts.mentioned("le cafeo c'est ou")
+    assert "location" not in content.concepts.mentioned("et c'est ouvert quand?")
+    assert content.concepts.strip("c est ou le cafeo", {"location"}) == "le cafeo"
+
+
 def test_a_two_letter_term_matches_only_a_whole_word(content: ContentStore) -> None:
     assert "app" in content.concepts.mentioned("یه اپ برای هرنه هست؟")
     assert "app" not in content.concepts.mentioned("اپرا کجاست")  # "opera" starts with the same letters
