@@ -158,6 +158,12 @@ def test_a_phrase_ending_in_the_whole_word_mark_matches_only_whole_words(content
     assert content.concepts.strip("c est ou le cafeo", {"location"}) == "le cafeo"
 
 
+def test_the_integration_centre_in_bulgarian_definite_forms(content: ContentStore) -> None:
+    assert "integration_centre" in content.concepts.mentioned("адрес на интеграционния център херне")
+    assert "integration_centre" in content.concepts.mentioned("телефон на ки херне")
+    assert "integration_centre" not in content.concepts.mentioned("интеграционный курс")
+
+
 def test_a_two_letter_term_matches_only_a_whole_word(content: ContentStore) -> None:
     assert "app" in content.concepts.mentioned("یه اپ برای هرنه هست؟")
     assert "app" not in content.concepts.mentioned("اپرا کجاست")  # "opera" starts with the same letters
