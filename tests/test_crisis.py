@@ -856,3 +856,49 @@ def test_round_six_hyperboles_are_look_alikes(guide: CrisisGuide, message: str) 
 def test_round_six_look_alikes_quiet_the_nlu(guide: CrisisGuide, message: str) -> None:
     """The NLU's crisis intent took these for dangers (round 6, development sets): as look-alikes it defers."""
     assert guide.looks_alike(message) and guide.detect(message) is None
+
+
+# Round 7 (session 18), families from crisis-blind-5 (measured once before, a development set since),
+# reworded: gas and fire, a break-in and hiding, standing on a roof or bridge, a lost child, a swallowed
+# battery, forced-marriage threats, stalking at work, a stroke, a relative who touches a child.
+ROUND7 = [
+    ("de", "medical", "es stinkt im ganzen haus nach gas"),
+    ("de", "suicide", "stehe auf der brücke über den gleisen und will springen"),
+    ("de", "child", "die kleine erzählt dass ihr onkel sie nachts anfasst"),
+    ("en", "suicide", "im on the roof of my building and im done"),
+    ("en", "violence", "someone is breaking the window downstairs"),
+    ("en", "violence", "if i dont marry my cousin this summer they will kill me"),
+    ("en", "violence", "my ex waits outside my work every day"),
+    ("ar", "violence", "كسروا الباب وانا مخباية"),
+    ("ar", "child", "ibni bala3 battariye"),
+    ("ar", "child", "ابني ضاع مني بالمول"),
+    ("tr", "violence", "biri balkondan eve girdi"),
+    ("ro", "child", "baietelul a disparut in parc"),
+    ("uk", "medical", "druh vpav i ne dykhaie"),
+    ("uk", "child", "донька не прийшла зі школи"),
+    ("ru", "suicide", "стою на крыше, сейчас прыгну"),
+    ("fa", "suicide", "وسایلمو دادم به خواهرم، خداحافظ همه"),
+    ("fa", "medical", "boye gaz miad tu rahro"),
+    ("fr", "violence", "qqn essaie de rentrer chez moi par la fenetre"),
+    ("fr", "medical", "le feu a pris dans le salon"),
+    ("fr", "medical", "ca sent le gaz dans la cuisine"),
+    ("bg", "suicide", "на покрива съм и ще скоча"),
+    ("bg", "medical", "мирише на газ в кухнята"),
+]
+ROUND7_LOOK_ALIKES = [
+    "вмираю зі сміху з цього мема",
+    "في دورة طبخ؟ لازم جيب سكينة معي؟",
+    "my kid smashed my phone screen, where can i repair it",
+]
+
+
+@pytest.mark.parametrize(("language", "category", "message"), ROUND7)
+def test_round_seven_dangers_are_recognised(guide: CrisisGuide, language: str, category: str, message: str) -> None:
+    found = guide.detect(message)
+    assert found is not None and found.category == category
+
+
+@pytest.mark.parametrize("message", ROUND7_LOOK_ALIKES)
+def test_round_seven_look_alikes(guide: CrisisGuide, message: str) -> None:
+    """Dying of laughter (present tense), a knife for a cooking class, a smashed phone screen."""
+    assert guide.detect(message) is None
