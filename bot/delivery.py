@@ -50,7 +50,7 @@ from bot.channels.base import (
     message_to_json,
 )
 from bot.channel_ids import ChannelIds
-from bot.dialogue import Dialogue
+from bot.dialogue import Dialogue, StoredContext
 from bot.handoff import Notifier
 from bot.messages import IncomingMessage, Outcome, Reply, reply_from_json, reply_to_json
 from bot.storage import (ADDRESSES, DATABASE_ERRORS, INBOUND, OUTBOUND, USERS, Address, Inbound, Outbound, SentMessage,
@@ -94,9 +94,9 @@ _STORE_INBOUND_POSTGRES = (
         INBOUND.c.id, select(func.count()).select_from(_RELEASED).scalar_subquery(),
         *(select(column).where(USERS.c.channel == bindparam("inbound_channel"),
                                USERS.c.channel_user_id == bindparam("inbound_user_ref")).scalar_subquery()
-          for column in (USERS.c.context_topic, USERS.c.context_at))))
+          for column in (USERS.c.context_topic, USERS.c.context_at, USERS.c.language))))
 _PENDING_MESSAGE = select(INBOUND.c.message).where(INBOUND.c.id == bindparam("row_id"), INBOUND.c.status == "pending")
-_USER_CONTEXT = select(USERS.c.context_topic, USERS.c.context_at).where(
+_USER_CONTEXT = select(USERS.c.context_topic, USERS.c.context_at, USERS.c.language).where(
     USERS.c.channel == bindparam("channel"), USERS.c.channel_user_id == bindparam("channel_user_id"))
 _CLAIM = select(INBOUND.c.channel, INBOUND.c.reply_to, INBOUND.c.message).where(
     INBOUND.c.id == bindparam("row_id"), INBOUND.c.status == "pending")
@@ -107,10 +107,10 @@ _STORE_OUTBOUND = insert(OUTBOUND)
 
 @dataclass(frozen=True)
 class _Inline:
-    """A message a channel answers itself, and its user's context (topic, when) as it was stored."""
+    """A message a channel answers itself, and its user's context (topic, when, language) as it was stored."""
 
     message: IncomingMessage
-    context: tuple[str | None, dt.datetime | None]
+    context: StoredContext
 
 
 @dataclass(frozen=True)
@@ -210,7 +210,7 @@ class Delivery:
                     row_id = (await connection.execute(_STORE_INBOUND, row)).scalar_one()
                     await connection.execute(_SEAL_SQLITE, held | sealed)
                     released = len((await connection.execute(_RELEASE_HELD, held)).all())
-                    context = [None, None]
+                    context = [None, None, None]
                     if inline:
                         found = (await connection.execute(_USER_CONTEXT, {
                             "channel": channel, "channel_user_id": message.user_ref})).first()
@@ -226,7 +226,7 @@ class Delivery:
             self._outbound_ready.set()
         if inline:
             self._busy.add(row_id)
-            self._inline[row_id] = _Inline(message, (context[0], context[1]))
+            self._inline[row_id] = _Inline(message, (context[0], context[1], context[2]))
         else:
             self._inbound_ready.set()
         return row_id
@@ -395,7 +395,7 @@ class Delivery:
                 message = message_from_json(pending)
                 found = (await connection.execute(_USER_CONTEXT, {"channel": message.channel,
                                                                   "channel_user_id": message.user_ref})).first()
-                context = (found[0], found[1]) if found is not None else (None, None)
+                context = (found[0], found[1], found[2]) if found is not None else (None, None, None)
         nlu = await self._dialogue.understand_ahead(message, context)
         async with self._storage.session() as session, session.begin():
             row = (await session.execute(_CLAIM_POSTGRES if self._postgres else _CLAIM, {"row_id": row_id})).first()

@@ -52,6 +52,7 @@ from bot.content import ContentStore, Topic
 from bot.errors import NluUnavailable
 from bot.i18n import Language
 from bot.language_detection import LanguageChooser, LanguageGuesser
+from bot.transliteration import cyrillic_reading
 from bot.live_content import ContentSource, ContentVersion, FixedContent
 from bot.handoff import TeamHours, acknowledge_due
 from bot.messages import IncomingMessage, Location, OpenedCase, Outcome, Reply, reply_to_json
@@ -91,6 +92,10 @@ def _passes_by_the_team(payload: str) -> bool:
     return payload in (LANGUAGES, PRIVACY, DELETE_ASK, DELETE_CONFIRM) or payload.startswith(LANGUAGE_PREFIX)
 
 
+# What a turn reads of its user before its transaction: context topic, when it was set, language.
+StoredContext = tuple[str | None, dt.datetime | None, str | None]
+
+
 class Ahead(Remembered):
     """What `understand_ahead` found for a turn: the NLU's answers, and the content version it
     read, which the rest of the turn reads too (an edit swapped in meanwhile waits for the next turn)."""
@@ -98,7 +103,7 @@ class Ahead(Remembered):
     def __init__(self, nlu: Nlu, content: ContentVersion) -> None:
         super().__init__(nlu)
         self.content = content
-        self.understood: dict[tuple[str, str | None], Understanding] = {}  # by text and context topic
+        self.understood: dict[tuple[str, str | None, str | None], Understanding] = {}  # by text, reading, context topic
 
 
 class Dialogue:
@@ -152,20 +157,24 @@ class Dialogue:
             user = await self._storage.lock_user(session, message.channel, message.user_ref)
             return await self.respond(session, user, message)
 
-    async def understand_ahead(self, message: IncomingMessage,
-                               context: tuple[str | None, dt.datetime | None] | None) -> Ahead:
+    async def understand_ahead(self, message: IncomingMessage, context: StoredContext | None) -> Ahead:
         """Ask the NLU, before the turn's transaction, what `respond` will ask it, with the
-        conversation's context as stored now (unlocked): the user's `context_topic` and
-        `context_at`, None for a new user. Pass the result to `respond`: it answers the same
+        conversation's context as stored now (unlocked): the user's `context_topic`, `context_at`
+        and language, None for a new user. Pass the result to `respond`: it answers the same
         questions from memory, and asks anew only what a state changed meanwhile (another message
         of the same user) makes it ask."""
         content = self._source.current
         nlu = Ahead(self._nlu, content)
         if message.text and not message.button and not message.unsupported and not message.text.startswith("/") \
                 and content.store.crisis.detect(message.text) is None:
-            topic = self._fresh_context(content, *context, message.received_at) if context is not None else None
+            topic_id, at, language = context if context is not None else (None, None, None)
+            topic = self._fresh_context(content, topic_id, at, message.received_at)
+            # Latin letters from a user who writes Russian, Ukrainian or Bulgarian: most likely their
+            # language typed without its keyboard (the turn decides; a new user's first message is
+            # read in Cyrillic there).
+            reading = self._reading(content, message.text, language) if language is not None else None
             try:
-                await self._interpret(nlu, content, message.text, topic)
+                await self._interpret(nlu, content, message.text, topic, reading)
             except NluUnavailable:
                 pass  # remembered: the turn answers with "cannot understand text right now"
         return nlu
@@ -443,17 +452,27 @@ class Dialogue:
 
     # -- free text -----------------------------------------------------------------------
 
-    async def _interpret(self, nlu: Nlu, content: ContentVersion, text: str, context: Topic | None) -> Understanding:
-        """What `text` means in `context`; asked again within the turn that `understand_ahead`
-        prepared, the answer it found then (the same content, text and context give the same one)."""
+    async def _interpret(self, nlu: Nlu, content: ContentVersion, text: str, context: Topic | None,
+                         reading: str | None) -> Understanding:
+        """What `text` (`reading`: in its language's script) means in `context`; asked again within
+        the turn that `understand_ahead` prepared, the answer it found then (the same content, text,
+        reading and context give the same one)."""
         if not isinstance(nlu, Ahead):
-            return await Interpreter(nlu, content.store, *self._thresholds).interpret(text, context)
-        key = (text, context.id if context is not None else None)
+            return await Interpreter(nlu, content.store, *self._thresholds).interpret(text, context, reading)
+        key = (text, reading, context.id if context is not None else None)
         understood = nlu.understood.get(key)
         if understood is None:
-            understood = await Interpreter(nlu, content.store, *self._thresholds).interpret(text, context)
+            understood = await Interpreter(nlu, content.store, *self._thresholds).interpret(text, context, reading)
             nlu.understood[key] = understood
         return understood
+
+    @staticmethod
+    def _reading(content: ContentVersion, text: str, language: str) -> str | None:
+        """`text` read in Cyrillic when `language` is written so and the text in Latin letters
+        ("kogda otkryto cafeo"); German service words and the names of our services stay as typed."""
+        store = content.store
+        return cyrillic_reading(text, language,
+                                lambda word: word in store.words.loanwords.words or bool(store.concepts.mentioned(word)))
 
     async def _on_text(self, message: IncomingMessage, state: "_State", nlu: Nlu,
                        content: ContentVersion) -> tuple[ActionResult, str, str, float, Understanding | None]:
@@ -476,7 +495,8 @@ class Dialogue:
         turn = self.turn(language, content)
         context = self._fresh_context(content, state.context_topic, state.context_at, message.received_at)
         try:
-            understood = await self._interpret(nlu, content, message.text, context)
+            understood = await self._interpret(nlu, content, message.text, context,
+                                               self._reading(content, message.text, language))
         except NluUnavailable:
             return nlu_unavailable(turn), language, "", 0.0, None
         result = self._choose_action(turn, understood, state, first_contact)

@@ -14,7 +14,7 @@ readings for the crisis check):
 import functools
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from bot.normalization import normalize
 from bot.words import Words, _Terms
@@ -64,6 +64,25 @@ def in_cyrillic(text: str) -> Iterator[str]:
     latin = normalize(_APOSTROPHE.sub("ь", text))
     for pattern, table in _READINGS:
         yield pattern.sub(lambda found: table[found[0]], latin)
+
+
+# The reading of each Cyrillic language's habits (see _LATIN_TO_CYRILLIC): "y" is ы in Russian,
+# и in Ukrainian ("dytyna") and Bulgarian ("vsichki" has no y; "h" is х: "hodi").
+_READING_OF = {"ru": 0, "uk": 1, "bg": 2}
+
+
+def cyrillic_reading(text: str, language: str, keep: Callable[[str], bool]) -> str | None:
+    """`text`, typed in Latin letters by a speaker of `language` (Russian, Ukrainian or
+    Bulgarian), read in Cyrillic with that language's habits, for the NLU, which has learnt these
+    languages mostly from Cyrillic: "zhenskaya konsultaciya vo skolko" -> "женская консултация во
+    сколко". Words `keep` says are Latin on purpose ("jobcenter", "cafeo") stay as typed. None for a
+    text with letters of another script, or a language of another alphabet."""
+    if language not in _READING_OF or not _LATIN_LETTER.search(normalize(text)) \
+            or _NOT_LATIN_LETTER.search(normalize(text)):
+        return None
+    pattern, table = _READINGS[_READING_OF[language]]
+    words = normalize(_APOSTROPHE.sub("ь", text)).split()
+    return " ".join(w if keep(w) else pattern.sub(lambda found: table[found[0]], w) for w in words)
 
 
 def arabizi_words(text: str) -> int:

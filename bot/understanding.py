@@ -87,10 +87,20 @@ class Interpreter:
         self._answer = answer_threshold
         self._clarify = clarify_threshold
 
-    async def interpret(self, text: str, context: Topic | None = None) -> Understanding:
-        """`context`: the topic of the previous turn, if the conversation is still fresh."""
+    async def interpret(self, text: str, context: Topic | None = None, reading: str | None = None) -> Understanding:
+        """`context`: the topic of the previous turn, if the conversation is still fresh.
+        `reading`: the text in the script its language is mostly written in, when it was typed in
+        Latin letters ("kogda otkryto cafeo" -> "когда открыто cafeo"); the NLU is asked both, and
+        the surer reading is taken; a danger only when both readings see one (the crisis
+        expressions read the Cyrillic themselves, and Latin-letter texts are where the NLU's crisis
+        guess errs most)."""
         mentioned = self._content.concepts.mentioned(text)
         result = await self._nlu.parse(text)
+        if reading is not None and reading != text:
+            mentioned |= self._content.concepts.mentioned(reading)
+            read = await self._nlu.parse(reading)
+            if read.confidence > result.confidence or result.intent == CRISIS_INTENT != read.intent:
+                text, result = reading, replace(read, entities={**read.entities, **result.entities})
 
         if result.intent in SMALL_TALK_INTENTS and mentioned - set(SMALL_TALK):
             question = self._content.concepts.strip(text, set(SMALL_TALK))

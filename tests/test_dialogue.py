@@ -166,6 +166,23 @@ async def test_transliterated_messages_never_switch_the_language(dialogue: Dialo
     assert (await dialogue.handle(text("ana mehtaj deutschkurs b herne please"))).language == "ar"
 
 
+async def test_latin_letters_from_a_russian_speaker_are_understood_in_cyrillic(dialogue: Dialogue, nlu: FakeNlu) -> None:
+    """The NLU learnt Russian mostly in Cyrillic: a Latin-letter message is also asked in Cyrillic,
+    German service words and our names kept as typed, and the surer reading answers."""
+    nlu.says("где кафе о", "cafeo_about")
+    nlu.says("zhenskaya konsultaciya v cafeo vo skolko", "crisis", 0.93)  # the Latin text misread
+    nlu.says("женская консултация в cafeo во сколко", "cafeo_women", 0.8)
+    assert (await dialogue.handle(text("где кафе о"))).language == "ru"
+    outcome = await dialogue.handle(text("zhenskaya konsultaciya v cafeo vo skolko"))
+    assert (outcome.topic, outcome.language) == ("cafeo.women", "ru")
+
+
+async def test_a_latin_message_is_read_in_cyrillic_only_for_a_cyrillic_language(dialogue: Dialogue, nlu: FakeNlu) -> None:
+    nlu.says("wo ist das cafeo", "cafeo_about")
+    nlu.says("во ист дас cafeo", "crisis", 0.99)
+    assert (await dialogue.handle(text("wo ist das cafeo"))).topic == "cafeo.about"
+
+
 async def test_privacy_says_what_is_stored_and_delete_removes_it(dialogue: Dialogue, nlu: FakeNlu) -> None:
     nlu.says("was ist kim genau", "kim_about", 0.9)
     await dialogue.handle(text("was ist kim genau"))
