@@ -10,7 +10,7 @@ import pytest
 from bot.content import load_content
 from bot.language_detection import Decision, LanguageChooser, LanguageGuesser
 from bot.settings import PROJECT_ROOT, Settings
-from bot.transliteration import arabizi_words
+from bot.transliteration import arabizi_words, cyrillic_reading
 from bot.words import load_words
 
 SUPPORTED = ["de", "en", "ar", "tr", "ro", "uk", "ru", "fa", "fr", "bg"]
@@ -302,3 +302,18 @@ def test_a_german_word_that_reads_as_cyrillic_stays_german_for_a_new_user(choose
     """"Mama" read in Cyrillic is Ukrainian "мама"; it is a German word as much."""
     assert chooser.decide(message, None, None, None).language == "de"
     assert chooser.decide(message, "uk", None, None).language == "uk"
+
+
+@pytest.mark.parametrize(("text", "language", "reading"), [
+    ("zhenskaya konsultaciya vo skolko", "ru", "женская консултация во сколко"),
+    ("dytyna 11 rokiv yaka shkola", "uk", "дитина 11 років яка школа"),
+    ("kade e cafeo", "bg", "каде е cafeo"),
+    ("nomer jobcenter", "ru", "номер jobcenter"),
+])
+def test_a_latin_message_is_read_in_its_languages_cyrillic(text: str, language: str, reading: str) -> None:
+    assert cyrillic_reading(text, language, lambda word: word in {"cafeo", "jobcenter"}) == reading
+
+
+@pytest.mark.parametrize(("text", "language"), [("где кафе", "ru"), ("wo ist das cafe", "de"), ("wen el cafe", "ar")])
+def test_no_cyrillic_reading_for_another_alphabet_or_script(text: str, language: str) -> None:
+    assert cyrillic_reading(text, language, lambda word: False) is None
