@@ -902,3 +902,15 @@ def test_round_seven_dangers_are_recognised(guide: CrisisGuide, language: str, c
 def test_round_seven_look_alikes(guide: CrisisGuide, message: str) -> None:
     """Dying of laughter (present tense), a knife for a cooking class, a smashed phone screen."""
     assert guide.detect(message) is None
+
+
+@pytest.mark.parametrize("message", [
+    "can i bring my kid to the womens hour",
+    "darf ich mein baby mitbringen",
+    "cocugumu getirebilir miyim kursa",
+    "можно прийти с ребенком в кафе",
+    "je peux amener mon enfant au cafe",
+])
+def test_bringing_a_child_along_quiets_the_nlu(guide: CrisisGuide, message: str) -> None:
+    """The NLU's crisis intent took "can I bring my baby with me" for a danger (round 7)."""
+    assert guide.looks_alike(message) and guide.detect(message) is None
