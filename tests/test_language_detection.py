@@ -222,6 +222,8 @@ def test_transliterated_words_of_the_word_lists_are_their_language(chooser: Lang
     ("poftim", "ro"), ("mai rar va rog", "ro"), ("inscriere curs", "ro"), ("ne rozumiiu nichoho", "uk"),
     ("motevajeh nashodam", "fa"), ("shab bekheyr", "fa"), ("pesaram madrese mikhad", "fa"),
     ("koe uchilishte", "bg"), ("otmenyam termina", "bg"), ("отменям часа", "bg"),
+    ("brb", "en"), ("nvm thx", "en"), ("tkt merci", "fr"), ("jsp", "fr"), ("wesh", "fr"), ("noroc", "ro"),
+    ("saol abi", "tr"), ("абе", "bg"), ("ye lahze", "fa"), ("poniatno", "ru"), ("leka nosht", "bg"),
 ])
 def test_session_18_words_decide_short_messages(chooser: LanguageChooser, message: str, language: str) -> None:
     """Words from language-blind-4 (measured once, a development set since), reworded."""
