@@ -164,6 +164,16 @@ def test_the_integration_centre_in_bulgarian_definite_forms(content: ContentStor
     assert "integration_centre" not in content.concepts.mentioned("интеграционный курс")
 
 
+def test_programmes_and_lessons_are_no_opening_hours(content: ContentStore) -> None:
+    """Romanian and Turkish "program" is the timetable, English "programs for parents" is not;
+    Bulgarian "часове" is hours and lessons ("часове по майчин език"): only the timetable asks when."""
+    mentioned = content.concepts.mentioned
+    assert "opening_time" not in mentioned("any programs for parents before the kid starts school")
+    assert "opening_time" not in mentioned("има ли часове по майчин език в училище")
+    assert "opening_time" in mentioned("program cafe o vinerea") and "opening_time" in mentioned("si programul?")
+    assert "opening_time" in mentioned("работни часове на кафе о")
+
+
 def test_a_two_letter_term_matches_only_a_whole_word(content: ContentStore) -> None:
     assert "app" in content.concepts.mentioned("یه اپ برای هرنه هست؟")
     assert "app" not in content.concepts.mentioned("اپرا کجاست")  # "opera" starts with the same letters
