@@ -136,6 +136,8 @@ class Dialogue:
         self._languages = languages
         self._guesser = guesser
         self._scripts = {code: language.script for code, language in languages.items()}
+        # The language chooser of the content version in use (its word lists are built once per version).
+        self._chooser: tuple[ContentStore, LanguageChooser] | None = None
         self._default = default_language
         self._context = dt.timedelta(minutes=context_minutes)
         self._case_retention_days = case_retention_days
@@ -466,19 +468,24 @@ class Dialogue:
             nlu.understood[key] = understood
         return understood
 
+    def _chooser_for(self, store: ContentStore) -> LanguageChooser:
+        if self._chooser is None or self._chooser[0] is not store:
+            self._chooser = (store, LanguageChooser(self._guesser, store.words, self._scripts, self._default))
+        return self._chooser[1]
+
     @staticmethod
     def _reading(content: ContentVersion, text: str, language: str) -> str | None:
         """`text` read in Cyrillic when `language` is written so and the text in Latin letters
         ("kogda otkryto cafeo"); German service words and the names of our services stay as typed."""
         store = content.store
         return cyrillic_reading(text, language,
-                                lambda word: word in store.words.loanwords.words or bool(store.concepts.mentioned(word)))
+                                lambda word: word in store.words.loanwords.words or store.concepts.names(word))
 
     async def _on_text(self, message: IncomingMessage, state: "_State", nlu: Nlu,
                        content: ContentVersion) -> tuple[ActionResult, str, str, float, Understanding | None]:
         first_contact = state.language is None
         danger = content.store.crisis.detect(message.text)  # before anything else can misread it
-        chooser = LanguageChooser(self._guesser, content.store.words, self._scripts, self._default)
+        chooser = self._chooser_for(content.store)
         decision = chooser.decide(message.text, state.language, state.pending_language,
                                   self._hinted(message.language_hint))
         if danger is not None:

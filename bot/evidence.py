@@ -19,6 +19,7 @@ from bot.content_files import SAFE_LOADER, normalize_term
 
 PHRASE_MIN = 4  # one-word terms this long also match inside words (kurs in deutschkurs)
 WHOLE_WORD_MAX = 2  # terms this short (Persian اپ, "app") match only a whole word
+NAMED_WORDS_KEPT = 20_000  # words `Concepts.names` remembers before it starts afresh
 WHOLE_WORD_MARK = "="  # "wann=" matches the word "wann" only, not "wanne"
 
 
@@ -37,6 +38,7 @@ class Concepts:
     _inside: dict[str, frozenset[str]] = field(init=False, repr=False, compare=False)  # from PHRASE_MIN on
     _phrases: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)  # (term, concept)
     _longest: int = field(init=False, repr=False, compare=False)  # of the `_inside` terms
+    _named: dict[str, bool] = field(init=False, repr=False, compare=False)  # `names`, by word
 
     def __post_init__(self) -> None:
         whole: dict[str, set[str]] = {}
@@ -62,6 +64,7 @@ class Concepts:
         object.__setattr__(self, "_inside", {t: frozenset(n) for t, n in inside.items()})
         object.__setattr__(self, "_phrases", tuple(phrases))
         object.__setattr__(self, "_longest", max(map(len, inside), default=0))
+        object.__setattr__(self, "_named", {})
 
     def mentioned(self, text: str) -> set[str]:
         """The concepts the text mentions."""
@@ -85,6 +88,15 @@ class Concepts:
             elif f" {term} " in padded or (len(term) >= PHRASE_MIN and term in normalized):
                 found.add(name)
         return found
+
+    def names(self, word: str) -> bool:
+        """Does this one word mention a concept ("cafeo", "jobcenter")? Remembered per word."""
+        known = self._named.get(word)
+        if known is None:
+            if len(self._named) >= NAMED_WORDS_KEPT:
+                self._named.clear()  # random words from many users: memory stays bounded
+            known = self._named[word] = bool(self.mentioned(word))
+        return known
 
     def strip(self, text: str, names: set[str]) -> str:
         """The normalised text without the words of the named concepts (e.g. greetings)."""
