@@ -473,13 +473,16 @@ class Dialogue:
             self._chooser = (store, LanguageChooser(self._guesser, store.words, self._scripts, self._default))
         return self._chooser[1]
 
-    @staticmethod
-    def _reading(content: ContentVersion, text: str, language: str) -> str | None:
-        """`text` read in Cyrillic when `language` is written so and the text in Latin letters
-        ("kogda otkryto cafeo"); German service words and the names of our services stay as typed."""
+    def _reading(self, content: ContentVersion, text: str, language: str) -> str | None:
+        """`text` read in Cyrillic when `language` is written so and the text, in Latin letters,
+        shows that language ("kogda otkryto cafeo"; not "wo ist cafeo" from a Russian speaker);
+        German service words and the names of our services stay as typed."""
         store = content.store
-        return cyrillic_reading(text, language,
-                                lambda word: word in store.words.loanwords.words or store.concepts.names(word))
+        reading = cyrillic_reading(text, language,
+                                   lambda word: word in store.words.loanwords.words or store.concepts.names(word))
+        if reading is None or not self._chooser_for(store).transliterated(text, language):
+            return None
+        return reading
 
     async def _on_text(self, message: IncomingMessage, state: "_State", nlu: Nlu,
                        content: ContentVersion) -> tuple[ActionResult, str, str, float, Understanding | None]:

@@ -138,6 +138,10 @@ class LanguageChooser:
         self._default = default
         self._transliteration = Transliteration(words, scripts)
 
+    def transliterated(self, text: str, language: str) -> bool:
+        """Does the Latin-letter `text` show `language`, one of another script, typed in Latin letters?"""
+        return language in self._transliteration.votes(text)
+
     def decide(self, text: str, remembered: str | None, pending: str | None, hint: str | None) -> Decision:
         """The language to answer in. A new user gets the message's language (or the hint, or
         the default); a returning one keeps theirs unless the message plainly shows another

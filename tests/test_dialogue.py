@@ -183,6 +183,15 @@ async def test_a_latin_message_is_read_in_cyrillic_only_for_a_cyrillic_language(
     assert (await dialogue.handle(text("wo ist das cafeo"))).topic == "cafeo.about"
 
 
+async def test_german_words_from_a_russian_speaker_are_not_read_in_cyrillic(dialogue: Dialogue, nlu: FakeNlu) -> None:
+    nlu.says("где кафе о", "cafeo_about")
+    nlu.says("wo ist cafeo", "cafeo_about", 0.9)
+    nlu.says("во ист cafeo", "crisis", 0.99)  # a reading of letters that are no Russian
+    assert (await dialogue.handle(text("где кафе о"))).language == "ru"
+    outcome = await dialogue.handle(text("wo ist cafeo"))  # short: the conversation stays Russian
+    assert (outcome.topic, outcome.language) == ("cafeo.about", "ru")
+
+
 async def test_privacy_says_what_is_stored_and_delete_removes_it(dialogue: Dialogue, nlu: FakeNlu) -> None:
     nlu.says("was ist kim genau", "kim_about", 0.9)
     await dialogue.handle(text("was ist kim genau"))
