@@ -138,6 +138,19 @@ class LanguageChooser:
         self._default = default
         self._transliteration = Transliteration(words, scripts)
 
+    def _other_transliteration(self, text: str, remembered: str, n_words: int) -> Choice | None:
+        """Latin letters that plainly show another language of another script than the user's
+        ("mikham ba ye adam sohbat konam", Finglish, from a user the bot took for Arabic after
+        "salam"): that language; sure when a longer message shows it in half its words, a short
+        one only the second time."""
+        votes = self._transliteration.votes(text)
+        if not votes:
+            return None
+        best = max(votes, key=lambda code: votes[code])
+        if best == remembered or votes[best] <= votes.get(remembered, 0):
+            return None
+        return Choice(best, sure=n_words > SHORT_WORDS and votes[best] * 2 >= n_words, reason="transliteration")
+
     def transliterated(self, text: str, language: str) -> bool:
         """Does the Latin-letter `text` show `language`, one of another script, typed in Latin letters?"""
         return language in self._transliteration.votes(text)
@@ -171,7 +184,8 @@ class LanguageChooser:
             # Latin letters from an Arabic, Persian or Russian speaker: a transliteration, unless
             # it is a sentence plainly in one of our Latin languages ("ich kann nicht mehr").
             plain = self._plainly_latin(text, len(words), candidates) if remembered in self._scripts else None
-            return plain or Choice(remembered, reason="transliteration")
+            return plain or self._other_transliteration(text, remembered, len(words)) \
+                or Choice(remembered, reason="transliteration")
         if self._words.only_loanwords(text):
             # "CaféO Adresse", "Termin?": German words every newcomer uses; they move no one,
             # and for a new user the channel's hint or Herne's default (German) decides.

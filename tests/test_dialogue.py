@@ -192,6 +192,15 @@ async def test_german_words_from_a_russian_speaker_are_not_read_in_cyrillic(dial
     assert (outcome.topic, outcome.language) == ("cafeo.about", "ru")
 
 
+async def test_finglish_moves_a_user_taken_for_arabic_to_persian(dialogue: Dialogue, nlu: FakeNlu) -> None:
+    """"salam" is Arabic and Persian; Finglish words after it show which (a short message the second time)."""
+    nlu.says("salam", "greet")
+    assert (await dialogue.handle(text("salam"))).language == "ar"
+    assert (await dialogue.handle(text("cafeo kojast"))).language == "ar"
+    assert (await dialogue.handle(text("saat chand baze"))).language == "fa"
+    assert (await dialogue.handle(text("ok"))).language == "fa"
+
+
 async def test_privacy_says_what_is_stored_and_delete_removes_it(dialogue: Dialogue, nlu: FakeNlu) -> None:
     nlu.says("was ist kim genau", "kim_about", 0.9)
     await dialogue.handle(text("was ist kim genau"))
