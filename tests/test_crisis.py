@@ -887,7 +887,10 @@ ROUND7 = [
     ("ru", "violence", "menya b'yut doma, boyus"),  # found by trying the web chat
     ("ru", "violence", "menya byut"),
     ("uk", "violence", "mene b'yut vdoma"),
+    ("uk", "violence", "vitchym bje mamu kozhen vechir"),
+    ("uk", "child", "batko b'ye ditey"),
 ]
+ROUND7_LOOK_ALIKES_MORE = ["ok bye mama", "bye bye, dyakuyu"]
 ROUND7_LOOK_ALIKES = [
     "вмираю зі сміху з цього мема",
     "في دورة طبخ؟ لازم جيب سكينة معي؟",
@@ -901,7 +904,7 @@ def test_round_seven_dangers_are_recognised(guide: CrisisGuide, language: str, c
     assert found is not None and found.category == category
 
 
-@pytest.mark.parametrize("message", ROUND7_LOOK_ALIKES)
+@pytest.mark.parametrize("message", ROUND7_LOOK_ALIKES + ROUND7_LOOK_ALIKES_MORE)
 def test_round_seven_look_alikes(guide: CrisisGuide, message: str) -> None:
     """Dying of laughter (present tense), a knife for a cooking class, a smashed phone screen."""
     assert guide.detect(message) is None
