@@ -833,31 +833,6 @@ ROUND6_LOOK_ALIKES = [
 ]
 
 
-@pytest.mark.parametrize(("language", "category", "message"), ROUND6)
-def test_round_six_dangers_are_recognised(guide: CrisisGuide, language: str, category: str, message: str) -> None:
-    found = guide.detect(message)
-    assert found is not None and found.category == category
-
-
-@pytest.mark.parametrize("message", ROUND6_LOOK_ALIKES)
-def test_round_six_hyperboles_are_look_alikes(guide: CrisisGuide, message: str) -> None:
-    """Tired "to death", feet or paperwork "killing me", a course against violence."""
-    assert guide.detect(message) is None
-
-
-@pytest.mark.parametrize("message", [
-    "must i kill the engine when i wait outside the school",
-    "daram az konjkavi mimiram natije key miad",
-    "میتونم مادرمو با خودم بیارم کلاس؟",
-    "el mobile battery mayte, fini eb3at email?",
-    "je cherche un rdv chez le pediatre pour ma fille",
-    "този курс по немски ще ме убие хаха",
-])
-def test_round_six_look_alikes_quiet_the_nlu(guide: CrisisGuide, message: str) -> None:
-    """The NLU's crisis intent took these for dangers (round 6, development sets): as look-alikes it defers."""
-    assert guide.looks_alike(message) and guide.detect(message) is None
-
-
 # Round 7 (session 18), families from crisis-blind-5 (measured once before, a development set since),
 # reworded: gas and fire, a break-in and hiding, standing on a roof or bridge, a lost child, a swallowed
 # battery, forced-marriage threats, stalking at work, a stroke, a relative who touches a child.
@@ -898,25 +873,37 @@ ROUND7_LOOK_ALIKES = [
 ]
 
 
-@pytest.mark.parametrize(("language", "category", "message"), ROUND7)
-def test_round_seven_dangers_are_recognised(guide: CrisisGuide, language: str, category: str, message: str) -> None:
-    found = guide.detect(message)
-    assert found is not None and found.category == category
-
-
-@pytest.mark.parametrize("message", ROUND7_LOOK_ALIKES + ROUND7_LOOK_ALIKES_MORE)
-def test_round_seven_look_alikes(guide: CrisisGuide, message: str) -> None:
-    """Dying of laughter (present tense), a knife for a cooking class, a smashed phone screen."""
-    assert guide.detect(message) is None
-
-
-@pytest.mark.parametrize("message", [
+# The NLU's crisis intent took these for dangers (rounds 6 and 7, development sets): as look-alikes it defers.
+QUIETING_THE_NLU = [
+    "must i kill the engine when i wait outside the school",
+    "daram az konjkavi mimiram natije key miad",
+    "میتونم مادرمو با خودم بیارم کلاس؟",
+    "el mobile battery mayte, fini eb3at email?",
+    "je cherche un rdv chez le pediatre pour ma fille",
+    "този курс по немски ще ме убие хаха",
     "can i bring my kid to the womens hour",
     "darf ich mein baby mitbringen",
     "cocugumu getirebilir miyim kursa",
     "можно прийти с ребенком в кафе",
     "je peux amener mon enfant au cafe",
-])
-def test_bringing_a_child_along_quiets_the_nlu(guide: CrisisGuide, message: str) -> None:
-    """The NLU's crisis intent took "can I bring my baby with me" for a danger (round 7)."""
+]
+
+
+@pytest.mark.parametrize(("language", "category", "message"), ROUND6 + ROUND7)
+def test_rounds_six_and_seven_dangers_are_recognised(guide: CrisisGuide, language: str, category: str,
+                                                     message: str) -> None:
+    found = guide.detect(message)
+    assert found is not None and found.category == category
+
+
+@pytest.mark.parametrize("message", ROUND6_LOOK_ALIKES + ROUND7_LOOK_ALIKES + ROUND7_LOOK_ALIKES_MORE)
+def test_rounds_six_and_seven_hyperboles_are_look_alikes(guide: CrisisGuide, message: str) -> None:
+    """Tired "to death", feet or paperwork "killing me", a course against violence, dying of
+    laughter, a knife for a cooking class, a smashed phone screen."""
+    assert guide.detect(message) is None
+
+
+@pytest.mark.parametrize("message", QUIETING_THE_NLU)
+def test_look_alikes_quiet_the_nlu(guide: CrisisGuide, message: str) -> None:
+    """Killing the engine, a dead battery, dying of curiosity, a paediatrician, bringing a child along."""
     assert guide.looks_alike(message) and guide.detect(message) is None
