@@ -26,6 +26,8 @@ from bot.nlu import NluResult
 OUT_OF_SCOPE = "out_of_scope"
 UNKNOWN_DETAIL = "unknown_detail"  # a follow-up asking what the content does not say
 HANDOFF = "handoff"
+PERSON = "person"  # the concept of a person to talk to (content/concepts.yml)
+CONTACT_DETAILS = "contact_details"  # "can someone call me?" asks for a person too
 SMALL_TALK_INTENTS = ("greet", "thanks", "goodbye")
 # Intents the dialogue answers itself, without a topic file (see Dialogue._choose_action).
 # The NLU's second signal of danger (nlu_data/crisis.yml), beside the curated expressions.
@@ -115,7 +117,7 @@ class Interpreter:
         """Steps 3 to 6 of the module's docstring, on the classification `result`."""
         topic = self._content.by_intent.get(result.intent)
         if topic is not None and result.confidence >= self._answer \
-                and self._has_evidence(topic, mentioned, result.entities):
+                and self._has_evidence(topic, mentioned, result.entities) and not self._about_a_place(result, mentioned):
             return self._covered(Understanding("topic", result.intent, result.confidence, result.entities), mentioned)
 
         if context is not None and OTHER_SERVICES not in mentioned:
@@ -181,6 +183,13 @@ class Interpreter:
             return None
         best = max(same_subject, key=score_of)
         return Understanding("topic", best.intents[0], score_of(best), entities, via_context=True)
+
+    def _about_a_place(self, result: NluResult, mentioned: set[str]) -> bool:
+        """"Is there a lift for wheelchairs in the building?" is no request for a person, whatever
+        the classifier says: it asks about an aspect of a place (not how to reach someone) and
+        names no person."""
+        asked = mentioned & self._content.concepts.aspects - {CONTACT_DETAILS}
+        return result.intent == HANDOFF and bool(asked) and PERSON not in mentioned
 
     def _covered(self, understood: Understanding, mentioned: set[str]) -> Understanding:
         """A topic answer, unless the question asks about an aspect its answer does not cover

@@ -141,6 +141,15 @@ async def test_a_language_question_about_a_doctor_is_out_of_scope(interpreter: I
     assert understood.kind == "out_of_scope"
 
 
+async def test_a_question_about_a_lift_is_no_request_for_a_person(interpreter: Interpreter, nlu: FakeNlu) -> None:
+    nlu.says("binada tekerlekli sandalye icin asansor var mi", "handoff", 0.9)
+    nlu.says("ich will mit einem menschen reden", "handoff", 0.9)
+    nlu.says("kann mich jemand anrufen", "handoff", 0.9)
+    assert (await interpreter.interpret("binada tekerlekli sandalye icin asansor var mi")).kind == "out_of_scope"
+    assert (await interpreter.interpret("ich will mit einem menschen reden")).intent == "handoff"
+    assert (await interpreter.interpret("kann mich jemand anrufen")).intent == "handoff"
+
+
 def test_concepts_match_across_scripts_and_spellings(content: ContentStore) -> None:
     mentioned = content.concepts.mentioned
     assert "cafeo" in mentioned("wann ist CaféO offen")
