@@ -64,8 +64,10 @@ LANGUAGE_SETS = [PROJECT_ROOT / "tests" / "nlu" / "language.yml",
                  # written blind like language-blind-2 (session 17), before that round; measured once, then
                  # tuned on in session 18
                  PROJECT_ROOT / "tests" / "nlu" / "language-blind-3.yml",
-                 # written blind like language-blind-3 (session 18); never tuned on
-                 PROJECT_ROOT / "tests" / "nlu" / "language-blind-4.yml"]
+                 # written blind like language-blind-3 (session 18); measured once, tuned on in session 18
+                 PROJECT_ROOT / "tests" / "nlu" / "language-blind-4.yml",
+                 # written blind at the end of session 18, measured once; never tuned on
+                 PROJECT_ROOT / "tests" / "nlu" / "language-blind-5.yml"]
 CRISIS_SETS = [PROJECT_ROOT / "tests" / "nlu" / "crisis.yml",
                # written after the expressions were extended on what crisis.yml showed
                PROJECT_ROOT / "tests" / "nlu" / "crisis-fresh.yml",
@@ -81,8 +83,10 @@ CRISIS_SETS = [PROJECT_ROOT / "tests" / "nlu" / "crisis.yml",
                # written blind like crisis-blind-3 (session 17), before the fifth round; measured once, tuned
                # on in the sixth round (session 18), a development set since
                PROJECT_ROOT / "tests" / "nlu" / "crisis-blind-4.yml",
-               # written blind (session 18), before the sixth round; never tuned on
-               PROJECT_ROOT / "tests" / "nlu" / "crisis-blind-5.yml"]
+               # written blind (session 18), before the sixth round; measured once, tuned on in the seventh
+               PROJECT_ROOT / "tests" / "nlu" / "crisis-blind-5.yml",
+               # written blind at the end of session 18, after the seventh round; never tuned on
+               PROJECT_ROOT / "tests" / "nlu" / "crisis-blind-6.yml"]
 SWEEP = (0.2, 0.3, 0.4, 0.45, 0.5, 0.6, 0.7)
 DEFAULT_CONFIG = PROJECT_ROOT / "tests" / "nlu" / "config-default.yml"
 OURS_CONFIG = PROJECT_ROOT / "nlu_data" / "config.yml"
