@@ -54,7 +54,7 @@ from bot.dialogue import Dialogue, StoredContext
 from bot.handoff import Notifier
 from bot.messages import IncomingMessage, Outcome, Reply, reply_from_json, reply_to_json
 from bot.storage import (ADDRESSES, DATABASE_ERRORS, INBOUND, OUTBOUND, USERS, Address, Inbound, Outbound, SentMessage,
-                         Storage, User, unavailable, utcnow)
+                         Storage, User, unavailable, update_at_commit, utcnow)
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,6 @@ _USER_CONTEXT = select(USERS.c.context_topic, USERS.c.context_at, USERS.c.langua
 _CLAIM = select(INBOUND.c.channel, INBOUND.c.reply_to, INBOUND.c.message).where(
     INBOUND.c.id == bindparam("row_id"), INBOUND.c.status == "pending")
 _CLAIM_POSTGRES = _CLAIM.with_for_update(skip_locked=True)
-_DONE = update(INBOUND).where(INBOUND.c.id == bindparam("row_id"))
 _STORE_OUTBOUND = insert(OUTBOUND)
 
 
@@ -410,7 +409,7 @@ class Delivery:
                 await session.execute(_STORE_OUTBOUND, [self._outbound_row(row.channel, row.reply_to, reply)
                                                          for reply in outcome.replies])  # one statement, in order
             # Done; the text is kept in the conversation (messages), not twice.
-            await session.execute(_DONE, {"row_id": row_id, "status": "done", "message": "", "processed_at": utcnow()})
+            update_at_commit(session, INBOUND, row_id, status="done", message="", processed_at=utcnow())
         if not inline and outcome.replies:
             self._outbound_ready.set()
         if outcome.opened_case is not None:

@@ -57,7 +57,7 @@ from bot.live_content import ContentSource, ContentVersion, FixedContent
 from bot.handoff import TeamHours, acknowledge_due
 from bot.messages import IncomingMessage, Location, OpenedCase, Outcome, Reply, reply_to_json
 from bot.normalization import normalize
-from bot.storage import CASES, MESSAGES, Case, Consent, Message, Storage, UserState, utcnow
+from bot.storage import CASES, MESSAGES, Case, Consent, Message, Storage, UserState, insert_at_commit, utcnow
 from bot.understanding import CRISIS_INTENT, OUT_OF_SCOPE, UNKNOWN_DETAIL, Interpreter, Nlu, Remembered, Understanding
 from bot.unanswered import (
     CLARIFICATION,
@@ -253,14 +253,14 @@ class Dialogue:
         if not to_team:  # a message for the case manager is no question to the bot
             await self._what_was_missing(session, message, previous, result, language, understood, conversation[0])
         if opened is not None:
-            await count(session, HANDOFF_COUNT, message.received_at, opened.topic or "", language, message.channel)
+            count(session, HANDOFF_COUNT, message.received_at, opened.topic or "", language, message.channel)
 
         if self._languages[language].rtl:
             result = replace(result, replies=tuple(replace(r, text=isolate_numbers(r.text)) for r in result.replies))
 
         self._apply(user, state, result, language)
         user.delete_asked_at = message.received_at if result.topic == "delete" else None
-        await self._storage.save_user(session, user)
+        self._storage.save_user(session, user)
         now = utcnow()
         for reply in result.replies:
             buttons = json.dumps([{"title": b.title, "payload": b.payload} for b in reply.buttons], ensure_ascii=False)
@@ -268,7 +268,7 @@ class Dialogue:
             conversation.append(_message_row(user.id, "out", reply.text, language, now, intent=intent or None,
                                              confidence=confidence or None, topic=result.topic,
                                              buttons=buttons if reply.buttons else None, place=place))
-        await session.execute(_STORE_MESSAGES, conversation)  # one statement, in order
+        insert_at_commit(session, MESSAGES, *conversation)  # one statement, in order
         still_open = opened is not None or (case is not None and case.status != "closed")
         return Outcome(language=language, topic=result.topic, replies=result.replies, handoff=still_open,
                        intent=intent, confidence=confidence, opened_case=opened)
@@ -362,7 +362,7 @@ class Dialogue:
             if result.topic == "clarify":  # decided by the user's next message
                 inbound["guesses"] = guesses_to_json(understood.guesses)
         if written or message.button.startswith(TOPIC_PREFIX):
-            await count(session, QUESTION, message.received_at, result.topic, language, message.channel)
+            count(session, QUESTION, message.received_at, result.topic, language, message.channel)
 
     def _unanswered_kind(self, result: ActionResult, understood: Understanding) -> str | None:
         if result.topic == UNKNOWN_DETAIL:
@@ -613,7 +613,6 @@ def _before_statement() -> Select[Any]:
 
 
 _BEFORE = _before_statement()
-_STORE_MESSAGES = insert(MESSAGES)
 # After "do you mean one of these?": the message it clarified, the buttons offered since, and
 # the clarified message decided (its guesses no longer kept).
 _CLARIFIED = (select(MESSAGES.c.id, MESSAGES.c.language, MESSAGES.c.text, MESSAGES.c.created_at, MESSAGES.c.guesses)

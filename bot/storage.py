@@ -5,6 +5,7 @@ owned by the Alembic migrations in migrations/; `migrate` brings a database up t
 """
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field, fields
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -12,12 +13,13 @@ from pathlib import Path
 from typing import Any, cast
 
 from sqlalchemy import (Boolean, Date, event, DateTime, Float, ForeignKey, Index, Integer, String, Table, Text,
-                        UniqueConstraint, bindparam, select, true, update)
+                        UniqueConstraint, bindparam, select, text, true, update)
 import asyncpg
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.sql.elements import BindParameter, TextClause
 
 from bot.settings import PROJECT_ROOT
 
@@ -354,7 +356,6 @@ _USER_STATE = ("language", "pending_language", "context_topic", "context_at", "a
 _SELECT_USER = select(*(USERS.c[f.name] for f in fields(UserState) if f.init)).where(
     USERS.c.channel == bindparam("channel"), USERS.c.channel_user_id == bindparam("channel_user_id"))
 _LOCK_USER = _SELECT_USER.with_for_update()
-_SAVE_USER = update(USERS).where(USERS.c.id == bindparam("user_id"))
 
 
 # What a database call raises when the database cannot be reached; `unavailable` tells which of
@@ -437,12 +438,99 @@ async def migrate(engine: AsyncEngine) -> None:
         await connection.run_sync(upgrade)
 
 
+_LATER = "writes at commit"
+
+
+@dataclass(frozen=True)
+class _Write:
+    """An INSERT of `rows` (in order), or with `row_id` an UPDATE of that row to `rows[0]`."""
+
+    table: Table
+    rows: tuple[dict[str, Any], ...]
+    row_id: int | None = None
+
+    @property
+    def shape(self) -> tuple[str, bool, tuple[tuple[str, ...], ...]]:
+        return self.table.name, self.row_id is None, tuple(tuple(row) for row in self.rows)
+
+
+def insert_at_commit(session: AsyncSession, table: Table, *rows: dict[str, Any]) -> None:
+    """Rows nothing in the transaction reads back (a count, the turn's messages): kept and
+    written when `session` commits, with the other such writes in one statement on PostgreSQL (a
+    round trip each saved). Rolled back, they are dropped with the rest."""
+    _keep(session, _Write(table, rows))
+
+
+def update_at_commit(session: AsyncSession, table: Table, row_id: int, **values: Any) -> None:
+    """New values for the row `row_id` of `table`, written when `session` commits (see `insert_at_commit`)."""
+    _keep(session, _Write(table, (values,), row_id))
+
+
+def _keep(session: AsyncSession, write: _Write) -> None:
+    assert isinstance(session.sync_session, _TurnSession), "a session from Storage.session() writes these"
+    session.sync_session.info.setdefault(_LATER, []).append(write)
+
+
+@functools.lru_cache(maxsize=512)
+def _statements(shape: tuple[tuple[str, bool, tuple[tuple[str, ...], ...]], ...], together: bool) -> tuple[TextClause, ...]:
+    """The SQL for writes of this shape, built once (SQLAlchemy would compile a many-row INSERT
+    anew each time): one statement each, or `together` one statement whose data-modifying WITH
+    queries run once each on one snapshot (so no row may be written twice, and none reads
+    another's rows)."""
+    parts: list[tuple[str, list[BindParameter[Any]]]] = []
+    for n, (name, inserting, rows) in enumerate(shape):
+        table = Base.metadata.tables[name]
+        binds: list[BindParameter[Any]] = []
+
+        def bound(column: str, row: int = 0) -> str:
+            binds.append(bindparam(f"w{n}_{row}_{column}", type_=table.c[column].type))
+            return f":w{n}_{row}_{column}"
+        if inserting:
+            assert all(row == rows[0] for row in rows), "every row with the same columns"
+            values = ", ".join("(" + ", ".join(bound(column, r) for column in row) + ")" for r, row in enumerate(rows))
+            parts.append((f"INSERT INTO {name} ({', '.join(rows[0])}) VALUES {values}", binds))
+        else:
+            settings = ", ".join(f"{column} = {bound(column)}" for column in rows[0])
+            parts.append((f"UPDATE {name} SET {settings} WHERE id = {bound('id')}", binds))
+    if together:
+        sql = "WITH " + ", ".join(f"w{n} AS ({part})" for n, (part, _) in enumerate(parts)) + " SELECT 1"
+        return (text(sql).bindparams(*(bind for _, binds in parts for bind in binds)),)
+    return tuple(text(part).bindparams(*binds) for part, binds in parts)
+
+
+def _parameters(writes: list[_Write]) -> dict[str, Any]:
+    return {f"w{n}_{r}_{column}": value for n, write in enumerate(writes) for r, row in enumerate(write.rows)
+            for column, value in (row.items() if write.row_id is None else [*row.items(), ("id", write.row_id)])}
+
+
+class _TurnSession(Session):
+    """A session that sends the writes kept by `insert_at_commit` and `update_at_commit` when it commits."""
+
+
+@event.listens_for(_TurnSession, "before_commit")
+def _write_kept(session: Session) -> None:
+    writes: list[_Write] = session.info.pop(_LATER, [])
+    if not writes:
+        return
+    updated = [write.table for write in writes if write.row_id is not None]
+    together = len(writes) > 1 and session.get_bind().dialect.name == "postgresql" and len(set(updated)) == len(updated)
+    statements = _statements(tuple(write.shape for write in writes), together)
+    parameters = _parameters(writes)
+    for statement in statements:
+        session.execute(statement, parameters)  # each takes its own
+
+
+@event.listens_for(_TurnSession, "after_soft_rollback")
+def _drop_kept(session: Session, previous_transaction: object) -> None:
+    session.info.pop(_LATER, None)
+
+
 class Storage:
     """The queries the dialogue needs, each in its own short transaction."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False, sync_session_class=_TurnSession)
 
     def session(self) -> AsyncSession:
         return self._sessions()
@@ -503,11 +591,11 @@ class Storage:
         return user
 
     @staticmethod
-    async def save_user(session: AsyncSession, user: "UserState") -> None:
-        """Write what changed of a locked user's row, in `session`'s transaction."""
+    def save_user(session: AsyncSession, user: "UserState") -> None:
+        """Write what changed of a locked user's row, when `session`'s transaction commits."""
         if user.changed:
-            await session.execute(_SAVE_USER, {"user_id": user.id, "updated_at": utcnow(),
-                                               **{name: getattr(user, name) for name in _USER_STATE}})
+            update_at_commit(session, USERS, user.id, updated_at=utcnow(),
+                             **{name: getattr(user, name) for name in _USER_STATE})
 
     @staticmethod
     async def delete_user(session: AsyncSession, user: "UserState") -> None:

@@ -19,7 +19,7 @@ from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.handoff import BERLIN
-from bot.storage import UNANSWERED, WEEKLY_COUNTS, Unanswered
+from bot.storage import UNANSWERED, WEEKLY_COUNTS, Unanswered, insert_at_commit
 
 # The kinds of unanswered message.
 OUT_OF_SCOPE = "out_of_scope"  # the NLU was sure it is none of our topics (or another office's)
@@ -31,7 +31,6 @@ QUESTION, HANDOFF = "question", "handoff"  # the kinds of weekly count
 Guesses = Sequence[tuple[str, float]]
 # Built once: a turn runs them (building a statement costs more CPU than running it).
 _STORE_UNANSWERED = insert(UNANSWERED)
-_STORE_COUNT = insert(WEEKLY_COUNTS)
 
 
 def week_of(at: dt.datetime) -> tuple[str, dt.date]:
@@ -57,13 +56,13 @@ async def record_unanswered(session: AsyncSession, kind: str, language: str, cha
                                               "week": week, "day": day, "guesses": guesses_to_json(guesses)})
 
 
-async def count(session: AsyncSession, kind: str, at: dt.datetime, topic: str, language: str, channel: str) -> None:
+def count(session: AsyncSession, kind: str, at: dt.datetime, topic: str, language: str, channel: str) -> None:
     """One more for the week's figure, in `session`'s transaction: a row of its own, summed when
     read. (One row per figure, counted up, would be locked by every turn counting the same figure
     until it commits: on PostgreSQL, users asking the same thing would wait for each other.)"""
     week, _ = week_of(at)
-    await session.execute(_STORE_COUNT, {"week": week, "kind": kind, "topic": topic[:64], "language": language,
-                                         "channel": channel, "count": 1})
+    insert_at_commit(session, WEEKLY_COUNTS, {"week": week, "kind": kind, "topic": topic[:64], "language": language,
+                                              "channel": channel, "count": 1})
 
 
 def suggested_intent(guesses: Guesses) -> str:

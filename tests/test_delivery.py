@@ -23,7 +23,7 @@ from bot.i18n import load_languages
 from bot.language_detection import LanguageGuesser
 from bot.settings import PROJECT_ROOT
 from bot.storage import Inbound, Outbound, Storage, User, make_engine, migrate
-from tests.conftest import Chat, free_port, make_settings, start_app, users
+from tests.conftest import Chat, free_port, make_settings, start_app, stored, users
 from tests.fakes import FakeNlu, reachable, sqlite_delivery, web_message
 from tests.fake_telegram import TOKEN, FakeTelegram, sample, serve
 from tests.test_telegram import CHAT, SECRET, Telegram, running, text_update
@@ -271,3 +271,64 @@ async def test_while_the_nlu_thinks_about_one_message_other_turns_go_on(tmp_path
         assert answered is not None and answered.topic == "cafeo.about"
     finally:
         await engine.dispose()
+
+
+async def test_a_turns_writes_reach_the_database_together_at_commit(database_url: str, rasa_server: tuple[str, str],
+                                                                    guesser: LanguageGuesser) -> None:
+    """A web chat turn of a known user: the new state, the week's count, the conversation's rows
+    and the inbox row's end are written when the turn commits; on PostgreSQL in one statement
+    (statements counted: the inbox row, claim, user lock, conversation so far, the writes), on
+    SQLite one each. All of them are there afterwards, the conversation in order."""
+    from sqlalchemy import event
+
+    from bot.storage import Message, WeeklyCount
+
+    app, http = await start_app(make_settings(database_url, *rasa_server), guesser)
+    async with app.router.lifespan_context(app), http:  # type: ignore[attr-defined]
+        chat = Chat(http)
+        await chat.say("hallo")
+        statements: list[str] = []
+        engine = app.state.storage.engine  # type: ignore[attr-defined]
+        listener = lambda *args: statements.append(args[2])  # noqa: E731 (conn, cursor, statement, ...)
+        event.listen(engine.sync_engine, "before_cursor_execute", listener)
+        try:
+            await chat.say("wo ist das cafeo")
+        finally:
+            event.remove(engine.sync_engine, "before_cursor_execute", listener)
+    writes = [s for s in statements if s.lstrip().upper().startswith(("INSERT", "UPDATE", "WITH"))]
+    if database_url.startswith("postgresql"):
+        assert len(statements) == 5, statements
+        assert [s.split()[0] for s in writes] == ["WITH", "WITH"]  # the inbox row (with its address), the turn's writes
+    else:
+        assert len(writes) >= 5, statements
+    messages = await stored(database_url, Message)
+    asked = [m.text for m in messages].index("wo ist das cafeo")
+    assert [m.direction for m in messages[asked:]] == ["in"] + ["out"] * (len(messages) - asked - 1)
+    assert "CaféO" in " ".join(m.text for m in messages[asked + 1:])
+    [user] = await users(database_url)
+    assert user.context_topic == "cafeo.about"
+    assert len(await stored(database_url, WeeklyCount)) == 2
+    assert {row.status for row in await stored(database_url, Inbound)} == {"done"}
+
+
+async def test_writes_kept_for_the_commit_are_dropped_with_a_rollback(database_url: str) -> None:
+    """A turn that fails after keeping its writes leaves nothing behind, also not in the next
+    transaction of the same session."""
+    from bot.storage import WeeklyCount, WEEKLY_COUNTS, insert_at_commit
+
+    engine = make_engine(make_settings(database_url).database_url)
+    await migrate(engine)
+    row = {"week": "2026-W49", "kind": "question", "topic": "t", "language": "de", "channel": "web", "count": 1}
+    try:
+        async with Storage(engine).session() as session:
+            with pytest.raises(RuntimeError):
+                async with session.begin():
+                    insert_at_commit(session, WEEKLY_COUNTS, row)
+                    raise RuntimeError("the turn failed")
+            async with session.begin():
+                pass
+            async with session.begin():
+                insert_at_commit(session, WEEKLY_COUNTS, row | {"topic": "kept"}, row | {"topic": "also kept"})
+    finally:
+        await engine.dispose()
+    assert [r.topic for r in await stored(database_url, WeeklyCount)] == ["kept", "also kept"]
