@@ -50,6 +50,8 @@ HOLDOUT = PROJECT_ROOT / "tests" / "nlu" / "holdout.yml"
 FRESH = PROJECT_ROOT / "tests" / "nlu" / "holdout-fresh.yml"
 # Written blind in session 18 (without reading nlu_data/ or the other held-out sets), never tuned on.
 BLIND = PROJECT_ROOT / "tests" / "nlu" / "holdout-blind.yml"
+# Written blind like holdout-blind.yml (session 19); measured, never tuned on.
+BLIND_2 = PROJECT_ROOT / "tests" / "nlu" / "holdout-blind-2.yml"
 # Written for issue 7: unrelated questions and unknown details right after a topic.
 CONTEXT = PROJECT_ROOT / "tests" / "nlu" / "holdout-context.yml"
 LANGUAGE_SETS = [PROJECT_ROOT / "tests" / "nlu" / "language.yml",
@@ -66,8 +68,10 @@ LANGUAGE_SETS = [PROJECT_ROOT / "tests" / "nlu" / "language.yml",
                  PROJECT_ROOT / "tests" / "nlu" / "language-blind-3.yml",
                  # written blind like language-blind-3 (session 18); measured once, tuned on in session 18
                  PROJECT_ROOT / "tests" / "nlu" / "language-blind-4.yml",
-                 # written blind at the end of session 18, measured once; never tuned on
-                 PROJECT_ROOT / "tests" / "nlu" / "language-blind-5.yml"]
+                 # written blind at the end of session 18, measured once; its misses read in session 19
+                 PROJECT_ROOT / "tests" / "nlu" / "language-blind-5.yml",
+                 # written blind (session 19), measured once; never tuned on
+                 PROJECT_ROOT / "tests" / "nlu" / "language-blind-6.yml"]
 CRISIS_SETS = [PROJECT_ROOT / "tests" / "nlu" / "crisis.yml",
                # written after the expressions were extended on what crisis.yml showed
                PROJECT_ROOT / "tests" / "nlu" / "crisis-fresh.yml",
@@ -85,8 +89,11 @@ CRISIS_SETS = [PROJECT_ROOT / "tests" / "nlu" / "crisis.yml",
                PROJECT_ROOT / "tests" / "nlu" / "crisis-blind-4.yml",
                # written blind (session 18), before the sixth round; measured once, tuned on in the seventh
                PROJECT_ROOT / "tests" / "nlu" / "crisis-blind-5.yml",
-               # written blind at the end of session 18, after the seventh round; never tuned on
-               PROJECT_ROOT / "tests" / "nlu" / "crisis-blind-6.yml"]
+               # written blind at the end of session 18, after the seventh round; measured once, tuned on in
+               # the eighth round (session 19)
+               PROJECT_ROOT / "tests" / "nlu" / "crisis-blind-6.yml",
+               # written blind (session 19), before the eighth round; never tuned on
+               PROJECT_ROOT / "tests" / "nlu" / "crisis-blind-7.yml"]
 SWEEP = (0.2, 0.3, 0.4, 0.45, 0.5, 0.6, 0.7)
 DEFAULT_CONFIG = PROJECT_ROOT / "tests" / "nlu" / "config-default.yml"
 OURS_CONFIG = PROJECT_ROOT / "nlu_data" / "config.yml"
@@ -369,6 +376,7 @@ def main() -> int:
     sets = [("Held-out set tests/nlu/holdout.yml", load_cases(HOLDOUT)),
             ("Fresh held-out set tests/nlu/holdout-fresh.yml", load_cases(FRESH)),
             ("Blind held-out set tests/nlu/holdout-blind.yml", load_cases(BLIND)),
+            ("Blind held-out set 2 tests/nlu/holdout-blind-2.yml", load_cases(BLIND_2)),
             ("Context held-out set tests/nlu/holdout-context.yml", load_cases(CONTEXT))]
     crisis_sets = [path for path in CRISIS_SETS if path.exists()]
     if "--crisis-only" in sys.argv:

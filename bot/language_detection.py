@@ -307,7 +307,8 @@ class LanguageChooser:
 
     def _detect(self, text: str, candidates: list[str], remembered: str | None, n_words: int,
                 letters: int) -> Choice | None:
-        ranked = self._guesser.confidences(text)
+        # German service words in another language ("Ausländerbehörde", "Herne") move no one.
+        ranked = self._guesser.confidences(self._words.without_loanwords(text) or text)
         if self._unsupported(ranked, text, n_words, letters):
             return Choice("", sure=True, reason="unsupported")
         ours = [(code, value) for code, value in ranked if code in candidates]

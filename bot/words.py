@@ -83,6 +83,12 @@ class Words:
         words, _ = _split(text)
         return all(w in self.loanwords.words or not any(c.isalpha() for c in w) for w in words)
 
+    def without_loanwords(self, text: str) -> str:
+        """The message without its German service words, as written ("koly pratsyuye
+        Ausländerbehörde u Herne" -> "koly pratsyuye u"): what a detector should judge."""
+        return " ".join(token for token in text.split()
+                        if not all(w in self.loanwords.words for w in normalize(token).split()))
+
     def has_loanword(self, text: str) -> bool:
         words, padded = _split(text)
         return self.loanwords.count_in(words, padded) > 0

@@ -907,3 +907,66 @@ def test_rounds_six_and_seven_hyperboles_are_look_alikes(guide: CrisisGuide, mes
 def test_look_alikes_quiet_the_nlu(guide: CrisisGuide, message: str) -> None:
     """Killing the engine, a dead battery, dying of curiosity, a paediatrician, bringing a child along."""
     assert guide.looks_alike(message) and guide.detect(message) is None
+
+
+# Round 8 (session 19), from crisis-blind-6 and -7: families, not only the sentences seen.
+ROUND8 = [
+    ("en", "suicide", "my brother posted a farewell video and doesnt answer"),
+    ("de", "suicide", "ich will einfach für immer verschwinden"),
+    ("bg", "suicide", "искам да изчезна завинаги"),
+    ("fa", "suicide", "میخوام برای همیشه غیب شم"),
+    ("ar", "suicide", "كلهم احسن بدوني"),
+    ("fr", "suicide", "ils seront mieux sans moi"),
+    ("tr", "suicide", "herkese veda ettim artik yokum"),
+    ("uk", "suicide", "ріжу собі вени"),
+    ("fa", "suicide", "ghorsaye khab ro jam kardam hamasho mikhoram"),
+    ("fa", "violence", "ex-am goft mikoshamet"),
+    ("fr", "violence", "des mecs tabassent un gars dehors"),
+    ("ar", "violence", "جوزي بيسكر علي الباب وما بخليني اطلع"),
+    ("ar", "medical", "ابني ما عم يتنفس"),
+    ("ru", "medical", "у дочки кожа в пузырях после кипятка"),
+    ("bg", "medical", "изгорях лошо с вряло олио"),
+    ("ro", "medical", "toata familia vomita dupa ciuperci"),
+    ("uk", "medical", "чадний газ у квартирі"),
+    ("fr", "medical", "incendie chez le voisin"),
+    ("ar", "child", "ضاعت بنتي بالسوق"),
+    ("ro", "child", "mi s a pierdut copilul la gara"),
+    ("fa", "child", "pesaram gom shode"),
+    ("uk", "child", "донька переписується з дорослим чоловіком"),
+]
+ROUND8_LOOK_ALIKES = [
+    "kochkurs mit messer schneiden lernen",
+    "hab nen krimi geguckt wo einer erstochen wurde",
+    "الباص قتلني، ساعة وانا ناطر",
+    "هالواجب رح يموتني",
+    "oyunda herkesi vurdum haha",
+    "haberlerde bicakli saldiri vardi",
+    "am vazut la stiri despre un accident",
+    "в новинах бачила про пожежу",
+    "эти уроки меня убивают",
+    "از بیکاری دارم میمیرم",
+    "dans le jeu je me suis fait tuer",
+    "un cours de prévention incendie",
+    "on est sur les rails du succès",
+    "az jobcenter behem zang mizanan",
+    "мы не можем найти документ, мش لاقيه",
+]
+
+
+@pytest.mark.parametrize(("language", "category", "message"), ROUND8)
+def test_round_eight_dangers_are_recognised(guide: CrisisGuide, language: str, category: str, message: str) -> None:
+    found = guide.detect(message)
+    assert found is not None and found.category == category
+
+
+@pytest.mark.parametrize("message", ROUND8_LOOK_ALIKES)
+def test_round_eight_look_alikes(guide: CrisisGuide, message: str) -> None:
+    """A cooking class, a crime film, a slow bus, homework, a video game, the news, a fire drill, an idiom, a phone call."""
+    assert guide.detect(message) is None
+
+
+@pytest.mark.parametrize("message", ["vor 3 jahren im krieg wurde unser haus zerstört, brauch hilfe mit wohnung",
+                                     "بچه ام کمی تب داره، نوبت داکتر اطفال میخوام"])
+def test_round_eight_look_alikes_quiet_the_nlu(guide: CrisisGuide, message: str) -> None:
+    """The war years ago, a child with a slight fever: the NLU's crisis intent took them for dangers."""
+    assert guide.looks_alike(message) and guide.detect(message) is None

@@ -319,3 +319,11 @@ def test_a_latin_message_is_read_in_its_languages_cyrillic(text: str, language: 
 @pytest.mark.parametrize(("text", "language"), [("где кафе", "ru"), ("wo ist das cafe", "de"), ("wen el cafe", "ar")])
 def test_no_cyrillic_reading_for_another_alphabet_or_script(text: str, language: str) -> None:
     assert cyrillic_reading(text, language, lambda word: False) is None
+
+
+@pytest.mark.parametrize(("message", "language"), [("la ce ora se deschide Ausländerbehörde", "ro"),
+                                                   ("Ausländerbehörde icin randevu nasil alinir", "tr")])
+def test_the_detector_judges_a_sentence_without_its_german_service_words(chooser: LanguageChooser, message: str,
+                                                                         language: str) -> None:
+    """A long German office name outweighed the rest of the sentence (blind set 6)."""
+    assert chooser.decide(message, None, None, None).language == language

@@ -259,3 +259,13 @@ async def test_a_question_about_an_aspect_the_topic_does_not_cover_is_not_answer
     assert (understood.kind, understood.intent) == (UNKNOWN_DETAIL, "courses_placement")
     nlu.says("wo ist der einstufungstest", "courses_placement", 0.95)
     assert (await interpreter.interpret("wo ist der einstufungstest")).kind == "topic"  # the place is covered
+
+
+@pytest.mark.parametrize("question", ["does the app have a chat with real people", "hat die app einen live chat"])
+async def test_a_live_chat_in_the_app_is_no_part_of_the_apps_answer(interpreter: Interpreter, nlu: FakeNlu,
+                                                                     content: ContentStore, question: str) -> None:
+    """The classifier is sure it is about the Integreat app, but the answer says nothing of a chat
+    with people: an honest "I don't know that about the app" (holdout-context, session 19)."""
+    nlu.says(question, "integreat_app", 0.95)
+    understood = await interpreter.interpret(question, context=content.topics["integreat.app"])
+    assert (understood.kind, understood.intent) == (UNKNOWN_DETAIL, "integreat_app")
