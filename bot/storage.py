@@ -450,8 +450,11 @@ class _Write:
     row_id: int | None = None
 
     @property
-    def shape(self) -> tuple[str, bool, tuple[tuple[str, ...], ...]]:
-        return self.table.name, self.row_id is None, tuple(tuple(row) for row in self.rows)
+    def shape(self) -> "_Shape":
+        return self.table, self.row_id is None, tuple(tuple(row) for row in self.rows)
+
+
+_Shape = tuple[Table, bool, tuple[tuple[str, ...], ...]]  # the table, inserting?, each row's columns
 
 
 def insert_at_commit(session: AsyncSession, table: Table, *rows: dict[str, Any]) -> None:
@@ -472,14 +475,13 @@ def _keep(session: AsyncSession, write: _Write) -> None:
 
 
 @functools.lru_cache(maxsize=512)
-def _statements(shape: tuple[tuple[str, bool, tuple[tuple[str, ...], ...]], ...], together: bool) -> tuple[TextClause, ...]:
+def _statements(shape: tuple[_Shape, ...], together: bool) -> tuple[TextClause, ...]:
     """The SQL for writes of this shape, built once (SQLAlchemy would compile a many-row INSERT
     anew each time): one statement each, or `together` one statement whose data-modifying WITH
     queries run once each on one snapshot (so no row may be written twice, and none reads
     another's rows)."""
     parts: list[tuple[str, list[BindParameter[Any]]]] = []
-    for n, (name, inserting, rows) in enumerate(shape):
-        table = Base.metadata.tables[name]
+    for n, (table, inserting, rows) in enumerate(shape):
         binds: list[BindParameter[Any]] = []
 
         def bound(column: str, row: int = 0) -> str:
@@ -488,10 +490,10 @@ def _statements(shape: tuple[tuple[str, bool, tuple[tuple[str, ...], ...]], ...]
         if inserting:
             assert all(row == rows[0] for row in rows), "every row with the same columns"
             values = ", ".join("(" + ", ".join(bound(column, r) for column in row) + ")" for r, row in enumerate(rows))
-            parts.append((f"INSERT INTO {name} ({', '.join(rows[0])}) VALUES {values}", binds))
+            parts.append((f"INSERT INTO {table.name} ({', '.join(rows[0])}) VALUES {values}", binds))
         else:
             settings = ", ".join(f"{column} = {bound(column)}" for column in rows[0])
-            parts.append((f"UPDATE {name} SET {settings} WHERE id = {bound('id')}", binds))
+            parts.append((f"UPDATE {table.name} SET {settings} WHERE id = {bound('id')}", binds))
     if together:
         sql = "WITH " + ", ".join(f"w{n} AS ({part})" for n, (part, _) in enumerate(parts)) + " SELECT 1"
         return (text(sql).bindparams(*(bind for _, binds in parts for bind in binds)),)

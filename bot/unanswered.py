@@ -57,7 +57,7 @@ async def record_unanswered(session: AsyncSession, kind: str, language: str, cha
 
 
 def count(session: AsyncSession, kind: str, at: dt.datetime, topic: str, language: str, channel: str) -> None:
-    """One more for the week's figure, in `session`'s transaction: a row of its own, summed when
+    """One more for the week's figure, written when `session` commits: a row of its own, summed when
     read. (One row per figure, counted up, would be locked by every turn counting the same figure
     until it commits: on PostgreSQL, users asking the same thing would wait for each other.)"""
     week, _ = week_of(at)
