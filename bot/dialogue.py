@@ -7,6 +7,7 @@ payload or NLU) -> run one action -> persist state and replies -> return the Out
 import datetime as dt
 import json
 from dataclasses import replace
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from sqlalchemy import Integer, Select, bindparam, func, insert, select, update
@@ -555,7 +556,7 @@ class Dialogue:
         if understood.kind == "topic":
             if understood.intent == HANDOFF_INTENT:
                 return ask_consent(turn, self._case_retention_days)
-            topic = by_intent[understood.intent]
+            topic = _narrowed(by_intent[understood.intent], understood.entities, topics)
             value = understood.entities.get(topic.slot.entity) if topic.slot is not None else None
             return answer_topic(turn, topic, slot_value=value)
         if understood.kind == UNKNOWN_DETAIL:
@@ -587,6 +588,19 @@ def _message_row(user_id: int, direction: str, text: str, language: str | None, 
     return {"user_id": user_id, "direction": direction, "text": text, "language": language, "created_at": at,
             "intent": intent, "confidence": confidence, "topic": topic, "buttons": buttons, "place": place,
             "guesses": None}
+
+
+def _narrowed(topic: Topic, entities: dict[str, str], topics: Mapping[str, Topic]) -> Topic:
+    """"kto otvechaet za eikel v kim": a question about a topic that names a value of a follow-up's
+    slot (a district) and has all of the topic's evidence is asked of that follow-up (the KIM team
+    of Eickel, not what KIM is)."""
+    if topic.slot is None:
+        for name in topic.follow_ups:
+            other = topics.get(name)
+            if other is not None and other.slot is not None and entities.get(other.slot.entity) in other.slot.values \
+                    and set(topic.evidence) <= set(other.evidence):
+                return other
+    return topic
 
 
 def _asked_recently(asked_at: dt.datetime | None, now: dt.datetime) -> bool:

@@ -121,6 +121,17 @@ async def test_a_district_in_a_question_about_another_service_does_not_answer_th
     assert flat.topic == "out_of_scope"
 
 
+async def test_a_question_about_kim_naming_a_district_gets_that_districts_team(dialogue: Dialogue, nlu: FakeNlu) -> None:
+    """The classifier says "what is KIM", but the message names Sodingen: the team there answers.
+    Help for families from south-east Europe in Wanne stays that answer (its evidence is not KIM's)."""
+    nlu.says("wer macht kim in sodingen", "kim_about", 0.8, entities={"district": "sodingen"})
+    nlu.says("hilfe für rumänische familien in wanne", "southeast_europe", 0.9, entities={"district": "wanne"})
+    team = await dialogue.handle(text("wer macht kim in sodingen"))
+    assert team.topic == "kim.contact" and "AWO" in team.replies[0].text
+    other = await dialogue.handle(text("hilfe für rumänische familien in wanne"))
+    assert other.topic == "southeast.europe"
+
+
 async def test_an_unknown_button_shows_the_menu(dialogue: Dialogue) -> None:
     outcome = await dialogue.handle(button("t:no.such.topic"))
     assert outcome.topic == "help" and "t:cafeo.about" in payloads(outcome)

@@ -327,3 +327,13 @@ def test_the_detector_judges_a_sentence_without_its_german_service_words(chooser
                                                                          language: str) -> None:
     """A long German office name outweighed the rest of the sentence (blind set 6)."""
     assert chooser.decide(message, None, None, None).language == language
+
+
+@pytest.mark.parametrize(("message", "language"), [("Aufenthaltstitel uzatma", "tr"), ("renouveler Aufenthaltstitel", "fr"),
+                                                   ("Aufenthaltstitel expirat", "ro"), ("Termin iptal", "tr"),
+                                                   ("baraye Anmeldung che madareki lazeme", "fa"),
+                                                   ("kasi farsi baladeh oonja", "fa")])
+def test_a_german_office_word_beside_a_word_of_ones_own_language(chooser: LanguageChooser, message: str,
+                                                                 language: str) -> None:
+    """A new user's own word decides, not the German office name beside it (blind sets 5 and 6)."""
+    assert chooser.decide(message, None, None, None).language == language
