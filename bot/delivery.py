@@ -54,7 +54,7 @@ from bot.dialogue import Dialogue, StoredContext
 from bot.handoff import Notifier
 from bot.messages import IncomingMessage, Outcome, Reply, reply_from_json, reply_to_json
 from bot.storage import (ADDRESSES, DATABASE_ERRORS, INBOUND, OUTBOUND, USERS, Address, Inbound, Outbound, SentMessage,
-                         Storage, User, unavailable, update_at_commit, utcnow)
+                         Storage, User, unavailable, update_at_commit, utcnow, with_locked_user)
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,8 @@ _USER_CONTEXT = select(USERS.c.context_topic, USERS.c.context_at, USERS.c.langua
     USERS.c.channel == bindparam("channel"), USERS.c.channel_user_id == bindparam("channel_user_id"))
 _CLAIM = select(INBOUND.c.channel, INBOUND.c.reply_to, INBOUND.c.message).where(
     INBOUND.c.id == bindparam("row_id"), INBOUND.c.status == "pending")
-_CLAIM_POSTGRES = _CLAIM.with_for_update(skip_locked=True)
+# PostgreSQL: the row claimed (skipped if another process has it) and its user locked, in one statement.
+_CLAIM_POSTGRES = with_locked_user(_CLAIM).with_for_update(of=INBOUND, skip_locked=True)
 _STORE_OUTBOUND = insert(OUTBOUND)
 
 
@@ -397,11 +398,15 @@ class Delivery:
                 context = (found[0], found[1], found[2]) if found is not None else (None, None, None)
         nlu = await self._dialogue.understand_ahead(message, context)
         async with self._storage.session() as session, session.begin():
-            row = (await session.execute(_CLAIM_POSTGRES if self._postgres else _CLAIM, {"row_id": row_id})).first()
+            claim = {"row_id": row_id, "channel": message.channel, "channel_user_id": message.user_ref}
+            row = (await session.execute(_CLAIM_POSTGRES if self._postgres else _CLAIM, claim)).first()
             if row is None:
                 return None  # answered meanwhile (by another process, or a worker)
             message = message_from_json(row.message)
-            user = await self._storage.lock_user(session, message.channel, message.user_ref)
+            if self._postgres:
+                user = await self._storage.locked_user(session, row[3:], message.channel, message.user_ref)
+            else:
+                user = await self._storage.lock_user(session, message.channel, message.user_ref)
             # A user whose conversation is with the case-management team (an open case) is
             # answered by a person: the dialogue then keeps the message for the case and stays silent.
             outcome = await self._dialogue.respond(session, user, message, nlu, row.reply_to)
