@@ -970,3 +970,52 @@ def test_round_eight_look_alikes(guide: CrisisGuide, message: str) -> None:
 def test_round_eight_look_alikes_quiet_the_nlu(guide: CrisisGuide, message: str) -> None:
     """The war years ago, a child with a slight fever: the NLU's crisis intent took them for dangers."""
     assert guide.looks_alike(message) and guide.detect(message) is None
+
+
+# Round 9 (session 19), from crisis-blind-8: indirect dangers, as families.
+ROUND9 = [
+    ("de", "suicide", "keiner wird mich vermissen, heute nacht ist schluss"),
+    ("tr", "suicide", "kimse beni özlemeyecek artik"),
+    ("bg", "suicide", "написах писма на децата, тази нощ всичко свършва"),
+    ("uk", "suicide", "випила все що було в аптечці"),
+    ("en", "violence", "my husband says he will burn the house tonight"),
+    ("ar", "violence", "جوزي بدو يحرق البيت"),
+    ("fr", "violence", "un homme suit ma fille depuis l'ecole"),
+    ("uk", "violence", "якийсь дорослий шантажує її фотками"),
+    ("ru", "medical", "сына ужалила оса, горло распухло"),
+    ("fr", "medical", "mon cousin a pris le courant"),
+    ("bg", "medical", "tatko padna ot stalbata i ne mrada"),
+    ("ar", "medical", "عمي مسك الكهربا ووقع"),
+    ("de", "child", "die nachbarskinder haben seit tagen nichts gegessen"),
+    ("ru", "child", "ребенок на подоконнике, окно открыто"),
+    ("bg", "child", "дете заключено в колата, много е горещо"),
+    ("fa", "child", "پسرم رفته لب پنجره"),
+]
+ROUND9_LOOK_ALIKES = [
+    "die matheprüfung hat mich heut echt umgebracht",
+    "hab gestern tatort geguckt, da wurde einer erstochen",
+    "гледахме филм на ужасите, много кръв",
+    "we are not moving to another city",
+    "fenetre ouverte et il fait froid",
+    "цветя на перваза",
+    "das jobcenter ما عم يجاوب عالتلفون",
+]
+
+
+@pytest.mark.parametrize(("language", "category", "message"), ROUND9)
+def test_round_nine_dangers_are_recognised(guide: CrisisGuide, language: str, category: str, message: str) -> None:
+    found = guide.detect(message)
+    assert found is not None and found.category == category
+
+
+@pytest.mark.parametrize("message", ROUND9_LOOK_ALIKES)
+def test_round_nine_look_alikes(guide: CrisisGuide, message: str) -> None:
+    """An exam, a crime series, a horror film, not moving house, an open window in the cold, flowers on a sill."""
+    assert guide.detect(message) is None
+
+
+@pytest.mark.parametrize("message", ["is it gonna be sunny tomorrow",
+                                     "das spielzeugauto von meinem sohn is kaputt gegangen, er heult seit ner stunde"])
+def test_round_nine_look_alikes_quiet_the_nlu(guide: CrisisGuide, message: str) -> None:
+    """The weather, a broken toy: the NLU's crisis intent took them for dangers."""
+    assert guide.looks_alike(message) and guide.detect(message) is None
