@@ -953,25 +953,6 @@ ROUND8_LOOK_ALIKES = [
 ]
 
 
-@pytest.mark.parametrize(("language", "category", "message"), ROUND8)
-def test_round_eight_dangers_are_recognised(guide: CrisisGuide, language: str, category: str, message: str) -> None:
-    found = guide.detect(message)
-    assert found is not None and found.category == category
-
-
-@pytest.mark.parametrize("message", ROUND8_LOOK_ALIKES)
-def test_round_eight_look_alikes(guide: CrisisGuide, message: str) -> None:
-    """A cooking class, a crime film, a slow bus, homework, a video game, the news, a fire drill, an idiom, a phone call."""
-    assert guide.detect(message) is None
-
-
-@pytest.mark.parametrize("message", ["vor 3 jahren im krieg wurde unser haus zerstört, brauch hilfe mit wohnung",
-                                     "بچه ام کمی تب داره، نوبت داکتر اطفال میخوام"])
-def test_round_eight_look_alikes_quiet_the_nlu(guide: CrisisGuide, message: str) -> None:
-    """The war years ago, a child with a slight fever: the NLU's crisis intent took them for dangers."""
-    assert guide.looks_alike(message) and guide.detect(message) is None
-
-
 # Round 9 (session 19), from crisis-blind-8: indirect dangers, as families.
 ROUND9 = [
     ("de", "suicide", "keiner wird mich vermissen, heute nacht ist schluss"),
@@ -1002,20 +983,24 @@ ROUND9_LOOK_ALIKES = [
 ]
 
 
-@pytest.mark.parametrize(("language", "category", "message"), ROUND9)
-def test_round_nine_dangers_are_recognised(guide: CrisisGuide, language: str, category: str, message: str) -> None:
+@pytest.mark.parametrize(("language", "category", "message"), ROUND8 + ROUND9)
+def test_rounds_eight_and_nine_dangers_are_recognised(guide: CrisisGuide, language: str, category: str,
+                                                     message: str) -> None:
     found = guide.detect(message)
     assert found is not None and found.category == category
 
 
-@pytest.mark.parametrize("message", ROUND9_LOOK_ALIKES)
-def test_round_nine_look_alikes(guide: CrisisGuide, message: str) -> None:
-    """An exam, a crime series, a horror film, not moving house, an open window in the cold, flowers on a sill."""
+@pytest.mark.parametrize("message", ROUND8_LOOK_ALIKES + ROUND9_LOOK_ALIKES)
+def test_rounds_eight_and_nine_look_alikes(guide: CrisisGuide, message: str) -> None:
+    """A cooking class, crime films and series, a slow bus, homework and exams, a video game, the
+    news, a fire drill, idioms, a phone call, not moving house, an open window in the cold."""
     assert guide.detect(message) is None
 
 
-@pytest.mark.parametrize("message", ["is it gonna be sunny tomorrow",
+@pytest.mark.parametrize("message", ["vor 3 jahren im krieg wurde unser haus zerstört, brauch hilfe mit wohnung",
+                                     "بچه ام کمی تب داره، نوبت داکتر اطفال میخوام",
+                                     "is it gonna be sunny tomorrow",
                                      "das spielzeugauto von meinem sohn is kaputt gegangen, er heult seit ner stunde"])
-def test_round_nine_look_alikes_quiet_the_nlu(guide: CrisisGuide, message: str) -> None:
-    """The weather, a broken toy: the NLU's crisis intent took them for dangers."""
+def test_rounds_eight_and_nine_look_alikes_quiet_the_nlu(guide: CrisisGuide, message: str) -> None:
+    """The war years ago, a slight fever, the weather, a broken toy: the NLU's crisis intent took them for dangers."""
     assert guide.looks_alike(message) and guide.detect(message) is None
