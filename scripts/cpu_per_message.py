@@ -34,6 +34,7 @@ from bot.settings import PROJECT_ROOT  # noqa: E402
 from scripts.bench import free_port, questions, wait_for_app  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
+IDLE_SECONDS = 5
 
 
 def cpu_seconds(pid: int) -> float:
@@ -118,6 +119,9 @@ def main() -> int:
                                              stdout=open(Path(tmp) / f"app{number}.log", "wb"), stderr=subprocess.STDOUT))
                 wait_for_app(app_urls[number], apps[number])  # one after the other: migrations once
             asyncio.run(drive(app_urls, texts, 100, args.users))  # warm up
+            idle_before = total_cpu([a.pid for a in apps])
+            time.sleep(IDLE_SECONDS)
+            idle_cpu = (total_cpu([a.pid for a in apps]) - idle_before) / IDLE_SECONDS / len(apps)
             sampler = None
             if args.py_spy:
                 py_spy = str(Path(sys.executable).parent / "py-spy")
@@ -138,6 +142,7 @@ def main() -> int:
                   f"errors, {seconds:.1f} s wall ({args.messages / seconds:.0f} msg/s on this machine now)")
             print(f"application: {1000 * app_cpu / args.messages:.2f} ms CPU per message (all processes), RSS "
                   + ", ".join(f"{rss_mb(a.pid):.0f}" for a in apps) + " MB")
+            print(f"idle:        {1000 * idle_cpu:.1f} ms CPU a second per application process, with no message")
             print(f"rasa:        {1000 * rasa_cpu / args.messages:.2f} ms CPU per message, RSS {rss_mb(rasa.pid):.0f} MB")
             if args.database_url:
                 print(f"postgresql:  {1000 * database_cpu / args.messages:.2f} ms CPU per message (every process of the server)")
