@@ -41,6 +41,9 @@ NO_WORDS_DETECTOR_LETTERS = 8  # a short message no word list knows goes to the 
 NO_WORDS_DETECTOR_SHARE = 0.8  # ...which decides only when it is sure
 WORDS_MARGIN = 2  # a long message whose known words lead by this many is that language
 SWITCH_CONFIDENCE = 0.9  # a long message this clearly in another language switches at once
+# A short message with this many words of one language's own and none of the user's language
+# ("ich brauche deutschkurs" after an English "hi") switches at once, like a long one.
+SWITCH_OWN_WORDS = 2
 
 # Letters that only one (or two) of the supported languages use, in lower case.
 _TELLING_LETTERS: dict[str, str] = {
@@ -228,7 +231,8 @@ class LanguageChooser:
         if remembered in leaders:
             return Choice(remembered, reason="remembered")
         if len(leaders) == 1:
-            return Choice(leaders[0], sure=different_script, reason="words")
+            return Choice(leaders[0], sure=different_script or self._plainly_other(text, leaders[0], remembered, scores),
+                          reason="words")
         if best == 0 and letters >= NO_WORDS_DETECTOR_LETTERS:
             # No word of any list ("placement test"): the detector may say, if it is sure.
             ranked = [(code, value) for code, value in self._guesser.confidences(text) if code in leaders]
@@ -263,6 +267,12 @@ class LanguageChooser:
                         totals[code] += value
             return sorted(totals.items(), key=lambda item: -item[1])
         return [(code, value) for code, value in self._guesser.confidences(text) if code in leaders]
+
+    def _plainly_other(self, text: str, leader: str, remembered: str | None, scores: dict[str, int]) -> bool:
+        """A short message in words of the leader's own and none of the user's language: the
+        user plainly writes another language now ("was ist cafeo" after "hi" was taken for English)."""
+        return remembered is not None and scores.get(remembered, 0) == 0 \
+            and self._words.own_words(text, leader) >= SWITCH_OWN_WORDS
 
     def _new_script(self, remembered: str | None, script: str) -> bool:
         """A message in another script than the user's language: plainly another language."""

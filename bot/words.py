@@ -63,6 +63,19 @@ class Words:
         """How many of the message's words each language's lists know, own and borrowed (loanwords not counted)."""
         return self._count(text, self.language) + self._count(text, self.borrowed)
 
+    def own_words(self, text: str, code: str) -> int:
+        """How many different words of the message are the language's own, alone or in one of its
+        phrases (not borrowed, no loanword): "ich brauche deutschkurs" has two German ones."""
+        own = self.language.get(code)
+        if own is None:
+            return 0
+        words, padded = _split(text)
+        found = {w for w in words if w in own.words and w not in self.loanwords.words}
+        for phrase in own.phrases:
+            if phrase in padded:
+                found.update(phrase.split())
+        return len(found)
+
     def borrowed_votes(self, text: str) -> Counter[str]:
         """How many of the message's words each language has only borrowed ("sorry" for German)."""
         return self._count(text, self.borrowed)

@@ -29,6 +29,19 @@ async def test_a_language_typed_in_latin_letters_is_answered_in_its_own_script(
     assert re.search(f"[{letters}]", texts(body))
 
 
+@pytest.mark.parametrize(("greeting", "question", "language", "topic"), [
+    ("hi", "was ist cafeo", "de", "cafeo.about"), ("hallo", "what is cafeo", "en", "cafeo.about"),
+    ("hello", "ich brauche deutschkurs", "de", "courses.integration"),
+])
+async def test_a_short_question_after_a_greeting_is_answered_in_its_own_language(
+        client: httpx.AsyncClient, greeting: str, question: str, language: str, topic: str) -> None:
+    """Seen in session 20: "hi" was taken for English, and "was ist cafeo" was answered in English."""
+    chat = Chat(client, user=f"after-{greeting}-{question}")
+    await chat.say(greeting)
+    body = await chat.say(question)
+    assert (body["language"], body["topic"]) == (language, topic)
+
+
 async def test_german_service_words_keep_a_russian_users_language(client: httpx.AsyncClient) -> None:
     chat = Chat(client, user="russian")
     await chat.press("l:ru")

@@ -164,6 +164,28 @@ def test_a_short_message_in_another_language_switches_only_the_second_time(choos
     assert chooser.decide("tamam", "de", first.pending, None).language == "tr"
 
 
+# A short question in words of one language's own, after a first message was read as another
+# ("hi" then "was ist cafeo"): seen in session 20, the first answer came in the wrong language.
+@pytest.mark.parametrize("remembered, message, language", [
+    ("en", "was ist cafeo", "de"), ("en", "ich brauche deutschkurs", "de"), ("tr", "wo ist das büro", "de"),
+    ("de", "what is kim", "en"), ("fr", "where is cafeo", "en"), ("en", "ne zaman açık", "tr"),
+    ("de", "unde este cafeo", "ro"), ("de", "où est le cafeo", "fr"), ("ru", "дякую, коли відкрито", "uk"),
+    ("uk", "где кафео находится", "ru"), ("ru", "къде е кафето", "bg"), ("ar", "خیلی ممنون", "fa"),
+    ("fa", "شكرا جزيلا", "ar"),
+])
+def test_a_short_message_plainly_in_another_language_switches_at_once(chooser: LanguageChooser, remembered: str,
+                                                                      message: str, language: str) -> None:
+    assert chooser.decide(message, remembered, None, None) == Decision(language)
+
+
+# German thanks and yes/no that newcomers use whatever they speak: the user's own language stays.
+@pytest.mark.parametrize("remembered, message", [
+    ("tr", "danke schön"), ("ro", "ja danke"), ("fr", "vielen dank"), ("en", "hallo danke"), ("tr", "nein danke"),
+])
+def test_a_german_thanks_keeps_the_users_language(chooser: LanguageChooser, remembered: str, message: str) -> None:
+    assert chooser.decide(message, remembered, None, None).language == remembered
+
+
 def test_a_clear_sentence_in_another_script_switches_at_once(chooser: LanguageChooser) -> None:
     assert chooser.decide("أين يمكنني تعلم اللغة الألمانية في هرنه", "de", None, None).language == "ar"
 
