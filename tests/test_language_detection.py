@@ -178,6 +178,12 @@ def test_a_short_message_plainly_in_another_language_switches_at_once(chooser: L
     assert chooser.decide(message, remembered, None, None) == Decision(language)
 
 
+def test_finglish_after_an_arabic_salam_switches_to_persian_at_once(chooser: LanguageChooser) -> None:
+    """Seen in session 20: "salam" was taken for Arabic, and the Persian sentence after it was
+    answered in Arabic, for want of its everyday words in the Finglish list."""
+    assert chooser.decide("man be kelas almani niaz daram", "ar", None, None) == Decision("fa")
+
+
 # German thanks and yes/no that newcomers use whatever they speak: the user's own language stays.
 @pytest.mark.parametrize("remembered, message", [
     ("tr", "danke schön"), ("ro", "ja danke"), ("fr", "vielen dank"), ("en", "hallo danke"), ("tr", "nein danke"),
