@@ -558,6 +558,8 @@ class Dialogue:
                 return ask_consent(turn, self._case_retention_days)
             topic = _narrowed(by_intent[understood.intent], understood.entities, topics)
             value = understood.entities.get(topic.slot.entity) if topic.slot is not None else None
+            if value is None and topic.slot is not None and topic.slot.entity == "district":
+                value = state.district  # told before ("I live in Wanne"): not asked again
             return answer_topic(turn, topic, slot_value=value)
         if understood.kind == UNKNOWN_DETAIL:
             return unknown_detail(turn, by_intent[understood.intent])
@@ -662,5 +664,6 @@ class _State:
         self.language = user.language
         self.pending_language = user.pending_language
         self.awaiting_slot = user.awaiting_slot
+        self.district = user.district
         self.context_topic = user.context_topic
         self.context_at = user.context_at

@@ -111,6 +111,17 @@ async def test_the_district_question_is_answered_by_name_or_button(dialogue: Dia
     assert all(team in unknown.replies[0].text for team in ("AWO", "Caritas", "PLANB", "DRK"))
 
 
+async def test_a_district_told_before_is_not_asked_again(dialogue: Dialogue, nlu: FakeNlu) -> None:
+    """Seen in session 20: "who is my case manager i live in wanne", then "what is the phone
+    number" asked "In which district of Herne do you live?"."""
+    nlu.says("who is my case manager i live in wanne", "kim_contact", entities={"district": "wanne"})
+    nlu.says("what is the phone number", "kim_contact", 0.8)
+    assert "PLANB" in (await dialogue.handle(text("who is my case manager i live in wanne"))).replies[0].text
+    again = await dialogue.handle(text("what is the phone number"))
+    assert again.topic == "kim.contact" and "PLANB" in again.replies[0].text
+    assert "v:kim.contact:sodingen" not in payloads(again)
+
+
 async def test_a_district_in_a_question_about_another_service_does_not_answer_the_district_question(
         dialogue: Dialogue, nlu: FakeNlu) -> None:
     nlu.says("wer ist mein case manager", "kim_contact")
