@@ -1004,3 +1004,49 @@ def test_rounds_eight_and_nine_look_alikes(guide: CrisisGuide, message: str) -> 
 def test_rounds_eight_and_nine_look_alikes_quiet_the_nlu(guide: CrisisGuide, message: str) -> None:
     """The war years ago, a slight fever, the weather, a broken toy: the NLU's crisis intent took them for dangers."""
     assert guide.looks_alike(message) and guide.detect(message) is None
+
+
+# Round 10 (session 20), from crisis-blind-9: families, reworded.
+ROUND10 = [
+    ("de", "suicide", "alles sinnlos, ich hab einen plan für heute nacht"),
+    ("ru", "suicide", "vse bessmyslenno, est plan na segodnja noch"),
+    ("fa", "suicide", "ba tigh boridam dastamo"),
+    ("bg", "suicide", "ne iskam da zhiveya poveche"),
+    ("en", "violence", "neighbour is standing with a knife outside our door"),
+    ("uk", "violence", "sused z nozhem pid dvermy"),
+    ("tr", "violence", "komşu elinde bıçak kapıda bekliyor"),
+    ("fr", "violence", "il crie qu'il va nous tuer tous"),
+    ("uk", "medical", "u batka diabet, ne reaguie"),
+    ("ru", "medical", "у мамы диабет, она не реагирует"),
+    ("ar", "medical", "ابوي عنده سكري وما عم يرد علينا"),
+    ("fa", "medical", "مامانم قند داره جواب نمیده"),
+]
+ROUND10_LOOK_ALIKES = [
+    "hatte letztes jahr nen unfall, jetzt gehts mir wieder gut, brauche ein attest für die versicherung",
+    "car accident back in 2020, i'm fine now",
+    "kurban bayramı için iyi bıçak nerede satılıyor",
+    "где купить охотничий нож",
+    "аварія була давно, зараз все добре, потрібна довідка",
+    "هاد رقم الطوارئ تبع الجوب سنتر؟",
+    "dans la serie il a tue sa femme, horrible",
+]
+
+
+@pytest.mark.parametrize(("language", "category", "message"), ROUND10)
+def test_round_ten_dangers_are_recognised(guide: CrisisGuide, language: str, category: str, message: str) -> None:
+    found = guide.detect(message)
+    assert found is not None and found.category == category
+
+
+@pytest.mark.parametrize("message", ROUND10_LOOK_ALIKES)
+def test_round_ten_look_alikes(guide: CrisisGuide, message: str) -> None:
+    """An accident long ago and well now, a knife for the feast or the hunt, the Jobcenter's
+    emergency number, a series: the words sound like danger, the message is not one."""
+    assert guide.detect(message) is None
+
+
+@pytest.mark.parametrize("message", ["bin fix und fertig nach der schicht", "aux infos un meurtre a dortmund",
+                                     "small fever but he is playing fine"])
+def test_round_ten_look_alikes_quiet_the_nlu(guide: CrisisGuide, message: str) -> None:
+    """Tired after work, the news, a mild fever: the NLU's crisis intent took them for dangers."""
+    assert guide.looks_alike(message) and guide.detect(message) is None
