@@ -54,6 +54,8 @@ BLIND = PROJECT_ROOT / "tests" / "nlu" / "holdout-blind.yml"
 BLIND_2 = PROJECT_ROOT / "tests" / "nlu" / "holdout-blind-2.yml"
 # Written blind like holdout-blind.yml (session 19, after that session's changes); measured, never tuned on.
 BLIND_3 = PROJECT_ROOT / "tests" / "nlu" / "holdout-blind-3.yml"
+# Written blind like holdout-blind.yml (session 20); measured once, its misses read afterwards.
+BLIND_4 = PROJECT_ROOT / "tests" / "nlu" / "holdout-blind-4.yml"
 # Written for issue 7: unrelated questions and unknown details right after a topic.
 CONTEXT = PROJECT_ROOT / "tests" / "nlu" / "holdout-context.yml"
 LANGUAGE_SETS = [PROJECT_ROOT / "tests" / "nlu" / "language.yml",
@@ -73,7 +75,9 @@ LANGUAGE_SETS = [PROJECT_ROOT / "tests" / "nlu" / "language.yml",
                  # written blind at the end of session 18, measured once; its misses read in session 19
                  PROJECT_ROOT / "tests" / "nlu" / "language-blind-5.yml",
                  # written blind (session 19), measured once; its misses read in session 19
-                 PROJECT_ROOT / "tests" / "nlu" / "language-blind-6.yml"]
+                 PROJECT_ROOT / "tests" / "nlu" / "language-blind-6.yml",
+                 # written blind (session 20), measured once; its misses read afterwards
+                 PROJECT_ROOT / "tests" / "nlu" / "language-blind-7.yml"]
 CRISIS_SETS = [PROJECT_ROOT / "tests" / "nlu" / "crisis.yml",
                # written after the expressions were extended on what crisis.yml showed
                PROJECT_ROOT / "tests" / "nlu" / "crisis-fresh.yml",
@@ -385,6 +389,7 @@ def main() -> int:
             ("Blind held-out set tests/nlu/holdout-blind.yml", load_cases(BLIND)),
             ("Blind held-out set 2 tests/nlu/holdout-blind-2.yml", load_cases(BLIND_2)),
             ("Blind held-out set 3 tests/nlu/holdout-blind-3.yml", load_cases(BLIND_3)),
+            ("Blind held-out set 4 tests/nlu/holdout-blind-4.yml", load_cases(BLIND_4)),
             ("Context held-out set tests/nlu/holdout-context.yml", load_cases(CONTEXT))]
     crisis_sets = [path for path in CRISIS_SETS if path.exists()]
     if "--crisis-only" in sys.argv:
