@@ -1020,6 +1020,11 @@ ROUND10 = [
     ("ru", "medical", "у мамы диабет, она не реагирует"),
     ("ar", "medical", "ابوي عنده سكري وما عم يرد علينا"),
     ("fa", "medical", "مامانم قند داره جواب نمیده"),
+    # what the NLU, trained again on more everyday situations, no longer found alone
+    ("de", "violence", "die haben mich ins auto gezerrt"),
+    ("en", "suicide", "im at the train tracks now"),
+    ("ar", "medical", "انكبت عليه مي مغلية"),
+    ("ro", "child", "baietelul sta pe pervaz"),
 ]
 ROUND10_LOOK_ALIKES = [
     "hatte letztes jahr nen unfall, jetzt gehts mir wieder gut, brauche ein attest für die versicherung",
@@ -1029,6 +1034,8 @@ ROUND10_LOOK_ALIKES = [
     "аварія була давно, зараз все добре, потрібна довідка",
     "هاد رقم الطوارئ تبع الجوب سنتر؟",
     "dans la serie il a tue sa femme, horrible",
+    "je cherche quelqu'un qui me suit sur la duree pour les papiers",
+    "donbale kita baraye pesaram hastim",
 ]
 
 
