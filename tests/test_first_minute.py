@@ -42,6 +42,21 @@ async def test_a_short_question_after_a_greeting_is_answered_in_its_own_language
     assert (body["language"], body["topic"]) == (language, topic)
 
 
+@pytest.mark.parametrize(("message", "topic"), [
+    ("hab nen brief von der stadt bekommen und versteh nix davon", "cafeo.about"),
+    ("got a letter from the jobcenter, no idea what they want from me", "cafeo.about"),
+    ("أجتني رسالة من الجوب سنتر وما فهمت شي منها", "cafeo.about"),
+    ("mein sohn ist 11 und geht seit wir hier sind nicht zur schule", "school.entry"),
+    ("kızım 10 yaşında, geldiğimizden beri okula gitmiyor", "school.entry"),
+])
+async def test_a_situation_without_the_services_name_gets_that_service(
+        client: httpx.AsyncClient, message: str, topic: str) -> None:
+    """People describe what happened, not which service they need (holdout-blind-3: 88.6 % before
+    the situation examples of session 20)."""
+    body = await Chat(client, user=f"situation-{message}").say(message)
+    assert body["topic"] == topic
+
+
 async def test_german_service_words_keep_a_russian_users_language(client: httpx.AsyncClient) -> None:
     chat = Chat(client, user="russian")
     await chat.press("l:ru")
